@@ -1,0 +1,54 @@
+/* CPU feature detection: cpuid, then OSXSAVE, then xgetbv, because a feature bit
+ * means nothing unless the OS saves the matching register state. Runs once. */
+#include <pthread.h>
+
+#include "internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t read_xcr0(void)
+{
+    uint32_t lo, hi;
+    /* xgetbv by opcode, so this file needs no -mxsave. */
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void detect(lazyadam_cpu *c)
+{
+    unsigned a, b, cx, d;
+    if (!__get_cpuid(1, &a, &b, &cx, &d))
+        return;
+    int osxsave = (cx >> 27) & 1, avx = (cx >> 28) & 1;
+    if (!osxsave || !avx)
+        return;
+    uint64_t xcr0 = read_xcr0();
+    int ymm_state = (xcr0 & 0x6) == 0x6;             /* XMM and YMM */
+    int zmm_state = (xcr0 & 0xe6) == 0xe6;           /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    if (__get_cpuid_max(0, NULL) < 7)
+        return;
+    __cpuid_count(7, 0, a, b, cx, d);
+    c->avx2 = ymm_state && ((b >> 5) & 1);
+    c->avx512f = zmm_state && ((b >> 16) & 1);
+}
+#else
+static void detect(lazyadam_cpu *c)
+{
+    (void)c;
+}
+#endif
+
+static lazyadam_cpu cpu;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void init_cpu(void)
+{
+    detect(&cpu);
+}
+
+const lazyadam_cpu *lazyadam_cpu_features(void)
+{
+    pthread_once(&cpu_once, init_cpu);
+    return &cpu;
+}

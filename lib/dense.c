@@ -1,0 +1,143 @@
+/* Dense entry points: lazyadam_adam_step and lazyadam_adam_step_multi. */
+#include <omp.h>
+
+#include "internal.h"
+
+/* Checks shared by both dense entry points: config, backend, step. */
+static lazyadam_status check_common(const lazyadam_config *cfg, int64_t step,
+        const lazyadam_kernels **k)
+{
+    lazyadam_status st = lazyadam_check_config(cfg);
+    if (st != LAZYADAM_OK)
+        return st;
+    if ((st = lazyadam_check_step(step)) != LAZYADAM_OK)
+        return st;
+    *k = lazyadam_kernels_for(cfg);
+    return LAZYADAM_OK;
+}
+
+/* One tensor's pointer and size checks; adds its byte ranges to r (5 at most). */
+static lazyadam_status check_tensor(const lazyadam_config *cfg, const lazyadam_tensor *t,
+        lazyadam_range *r, size_t *nr)
+{
+    if (!lazyadam_size_ok(t->n, 1, sizeof(float)))
+        return LAZYADAM_E_SIZE;
+    if (t->n == 0)
+        return LAZYADAM_OK;
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    if (!t->param || !t->grad || !t->m || !t->v || (ams && !t->vmax))
+        return LAZYADAM_E_NULL;
+    size_t bytes = t->n * sizeof(float);
+    lazyadam_range_add(r, nr, t->param, bytes, 1);
+    lazyadam_range_add(r, nr, t->grad, bytes, 0);
+    lazyadam_range_add(r, nr, t->m, bytes, 1);
+    lazyadam_range_add(r, nr, t->v, bytes, 1);
+    if (ams)
+        lazyadam_range_add(r, nr, t->vmax, bytes, 1);
+    return LAZYADAM_OK;
+}
+
+static void run_range(const lazyadam_kernels *k, const lazyadam_tensor *t, size_t lo,
+        size_t hi, const lazyadam_scalars *s)
+{
+    if (hi <= lo)
+        return;
+    k->adam(hi - lo, t->param + lo, t->grad + lo, t->m + lo, t->v + lo,
+            s->amsgrad ? t->vmax + lo : NULL, s);
+}
+
+lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, size_t n,
+        float *param, const float *grad, float *m, float *v, float *vmax)
+{
+    const lazyadam_kernels *k;
+    lazyadam_status st = check_common(cfg, step, &k);
+    if (st != LAZYADAM_OK)
+        return st;
+    lazyadam_tensor t = { n, param, grad, m, v, vmax };
+    lazyadam_range r[5];
+    size_t nr = 0;
+    if ((st = check_tensor(cfg, &t, r, &nr)) != LAZYADAM_OK)
+        return st;
+    if ((st = lazyadam_check_ranges(r, nr)) != LAZYADAM_OK)
+        return st;
+    if (n == 0)
+        return LAZYADAM_OK;
+
+    const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    int T = lazyadam_threads_for(cfg, n);
+    if (T == 1) {
+        run_range(k, &t, 0, n, &s);
+        return LAZYADAM_OK;
+    }
+    size_t lead = lazyadam_lead(param);
+    #pragma omp parallel num_threads(T)
+    {
+        size_t lo, hi;
+        lazyadam_split(n, lead, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        run_range(k, &t, lo, hi, &s);
+    }
+    return LAZYADAM_OK;
+}
+
+/* Thread t of T takes the elements [lo, hi) of the tensors laid end to end, so the
+ * load is balanced by element count whatever the tensor sizes. */
+static void run_multi_part(const lazyadam_kernels *k, size_t count,
+        const lazyadam_tensor *tensors, size_t lo, size_t hi, const lazyadam_scalars *s)
+{
+    size_t base = 0;
+    for (size_t i = 0; i < count && base < hi; i++) {
+        size_t n = tensors[i].n;
+        if (base + n > lo) {
+            size_t a = lo > base ? lo - base : 0;
+            size_t b = hi - base < n ? hi - base : n;
+            run_range(k, &tensors[i], a, b, s);
+        }
+        base += n;
+    }
+}
+
+lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t step,
+        size_t count, const lazyadam_tensor *tensors)
+{
+    const lazyadam_kernels *k;
+    lazyadam_status st = check_common(cfg, step, &k);
+    if (st != LAZYADAM_OK)
+        return st;
+    if (count == 0)
+        return LAZYADAM_OK;
+    if (!tensors)
+        return LAZYADAM_E_NULL;
+    if (!lazyadam_size_ok(count, 5, sizeof(lazyadam_range)))
+        return LAZYADAM_E_SIZE;
+
+    lazyadam_range *r = lazyadam_alloc(count * 5 * sizeof *r);
+    if (!r)
+        return LAZYADAM_E_NOMEM;
+    size_t nr = 0, total = 0;
+    for (size_t i = 0; i < count && st == LAZYADAM_OK; i++) {
+        st = check_tensor(cfg, &tensors[i], r, &nr);
+        if (st == LAZYADAM_OK && tensors[i].n > SIZE_MAX - total)
+            st = LAZYADAM_E_SIZE;
+        if (st == LAZYADAM_OK)
+            total += tensors[i].n;
+    }
+    if (st == LAZYADAM_OK)
+        st = lazyadam_check_ranges(r, nr);
+    lazyadam_free(r);
+    if (st != LAZYADAM_OK || total == 0)
+        return st;
+
+    const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    int T = lazyadam_threads_for(cfg, total);
+    if (T == 1) {
+        run_multi_part(k, count, tensors, 0, total, &s);
+        return LAZYADAM_OK;
+    }
+    #pragma omp parallel num_threads(T)
+    {
+        size_t lo, hi;
+        lazyadam_split(total, 0, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        run_multi_part(k, count, tensors, lo, hi, &s);
+    }
+    return LAZYADAM_OK;
+}

@@ -1,0 +1,80 @@
+/* Internal interfaces between the library's own files. Nothing here is installed. */
+#ifndef LAZYADAM_INTERNAL_H
+#define LAZYADAM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lazyadam.h"
+#include "kernels/kernels.h"
+
+/* scalars.c — the per-call scalars of the numerical contract. */
+lazyadam_scalars lazyadam_make_scalars(const lazyadam_config *cfg, int64_t step);
+
+/* validate.c — argument checks shared by every entry point. */
+lazyadam_status lazyadam_check_config(const lazyadam_config *cfg);
+lazyadam_status lazyadam_check_step(int64_t step);
+/* n elements of `elem` bytes each fit in size_t (and a, b multiply without overflow). */
+int lazyadam_size_ok(size_t a, size_t b, size_t elem);
+
+/* Everything the sparse entry points check, nothing written: config, step, sizes,
+ * NULLs (last_step is checked by the caller; pass NULL when the call has none),
+ * aliasing of every buffer, indices in [0, rows). Sets *k on success. */
+lazyadam_status lazyadam_check_sparse(const lazyadam_config *cfg, int64_t step, size_t rows,
+        size_t dim, float *param, float *m, float *v, float *vmax, int64_t *last_step,
+        size_t nnz, const int64_t *indices, const float *values, const lazyadam_kernels **k);
+
+/* A byte range a call touches; writable ranges may overlap nothing else. */
+typedef struct lazyadam_range {
+    uintptr_t lo, hi;   /* [lo, hi) */
+    int writable;
+} lazyadam_range;
+/* Adds [ptr, ptr+bytes) to r[*count] when bytes > 0 and ptr != NULL. */
+void lazyadam_range_add(lazyadam_range *r, size_t *count, const void *ptr, size_t bytes,
+        int writable);
+/* E_ALIAS if a writable range overlaps any other range. Sorts r in place. */
+lazyadam_status lazyadam_check_ranges(lazyadam_range *r, size_t count);
+
+/* dispatch.c — the backend table. */
+/* Resolves cfg->backend (AUTO through LAZYADAM_BACKEND, then the best available);
+ * NULL when the resolved backend cannot run (E_BACKEND). */
+const lazyadam_kernels *lazyadam_kernels_for(const lazyadam_config *cfg);
+
+/* cpu.c — what this CPU and OS can run; detected once. */
+typedef struct lazyadam_cpu {
+    int avx2;      /* AVX2 + FMA-free use: AVX2 and the OS saves YMM state */
+    int avx512f;   /* AVX-512F and the OS saves opmask and ZMM state */
+} lazyadam_cpu;
+const lazyadam_cpu *lazyadam_cpu_features(void);
+
+/* parallel.c — how many threads a call uses and which part each one takes. */
+int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems);
+/* The half-open element range [lo, hi) of thread t of T over n elements, split at
+ * multiples of 16 floats counted from `lead` (so that split points fall on 64-byte
+ * lines of the written buffer). */
+void lazyadam_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi);
+/* Elements before the first 64-byte boundary of p (0 when p is not float-aligned). */
+size_t lazyadam_lead(const float *p);
+
+/* dedup.c — grouping a sparse gradient's indices by row, input order kept in a group. */
+typedef struct lazyadam_groups {
+    size_t count;      /* distinct rows */
+    int64_t *row;      /* [count] the distinct rows (ascending when asked for sorted) */
+    size_t *start;     /* [count + 1] group g's positions are src[start[g] .. start[g+1]) */
+    size_t *src;       /* [nnz] positions into indices/values, ascending within a group */
+    void *mem;         /* the one allocation behind the arrays */
+} lazyadam_groups;
+/* Indices must already be validated. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
+lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
+        int sorted, lazyadam_groups *out);
+void lazyadam_groups_free(lazyadam_groups *g);
+/* The two methods behind it (rows ascending / in order of first appearance). */
+lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
+        lazyadam_groups *out);
+lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *out);
+
+/* alloc.c — scratch allocation; tests can make it fail. */
+void *lazyadam_alloc(size_t bytes);
+void lazyadam_free(void *p);
+
+#endif

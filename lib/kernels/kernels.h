@@ -1,0 +1,60 @@
+/* The kernel table every backend fills, and the per-call scalars its kernels read.
+ * A kernel does arithmetic only: no validation, no allocation, no OpenMP. */
+#ifndef LAZYADAM_KERNELS_H
+#define LAZYADAM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Everything the element update needs, computed once per call (lib/scalars.c)
+ * exactly as the numerical contract says. */
+typedef struct lazyadam_scalars {
+    float alpha;   /* EPS_HAT: lr*sqrt(bc2)/bc1; EPS_PLAIN: lr/bc1 (computed in double) */
+    float rbc2;    /* EPS_PLAIN: sqrt(bc2) */
+    float beta1, beta2, omb1, omb2, eps;
+    float wd;      /* L2 coefficient, applied to g only when l2 != 0 */
+    float decay;   /* AdamW: 1 - lr*weight_decay (computed in double) */
+    int l2, adamw, amsgrad, maximize, eps_plain;
+} lazyadam_scalars;
+
+/* Dense update of n elements. vmax is read and written only when s->amsgrad. */
+typedef void (*lazyadam_adam_fn)(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s);
+
+/* Update of one table row of dim elements whose gradient is the sum, in the order
+ * given, of the value rows src[0], src[1], ... src[nsrc-1] (each dim floats long,
+ * starting at values + src[k]*dim). nsrc >= 1. */
+typedef void (*lazyadam_rows_fn)(size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s);
+
+/* nsteps successive updates of n elements with an all-zero gradient (+0.0f), the
+ * k-th with the scalars steps[k]: what a densified sparse gradient does to the rows
+ * it does not name (nsteps == 1), and the catch-up of exact LazyAdam. nsteps >= 1. */
+typedef void (*lazyadam_replay_fn)(size_t n, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
+        size_t nsteps);
+
+typedef struct lazyadam_kernels {
+    lazyadam_adam_fn adam;
+    lazyadam_rows_fn rows;
+    lazyadam_replay_fn replay;
+} lazyadam_kernels;
+
+/* Scalar kernels: the portable baseline every other backend may borrow from. */
+void lazyadam_adam_ukernel__scalar(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s);
+void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s);
+void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
+        size_t nsteps);
+
+extern const lazyadam_kernels lazyadam_kernels__scalar;
+extern const lazyadam_kernels lazyadam_kernels__avx2;
+extern const lazyadam_kernels lazyadam_kernels__avx512;
+
+#endif

@@ -1,0 +1,49 @@
+/* Thread counts and work partitions. */
+#include <omp.h>
+
+#include "internal.h"
+
+/* Below this many elements per thread, forking a team costs more than it saves
+ * (measured with bench/ on a 2-core Zen 3: a team fork and join is a few
+ * microseconds, about the time of 16K elements of an L1/L2-resident update). */
+#define MIN_ELEMS_PER_THREAD 16384
+
+int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems)
+{
+    int want = cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
+    size_t useful = work_elems / MIN_ELEMS_PER_THREAD;
+    if (useful < 1)
+        useful = 1;
+    return (size_t)want < useful ? want : (int)useful;
+}
+
+size_t lazyadam_lead(const float *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (a % sizeof(float))
+        return 0;
+    return ((64 - a % 64) % 64) / sizeof(float);
+}
+
+/* Chunk c's first element: chunk 0 starts at 0, chunk c >= 1 at lead' + 16*(c-1),
+ * where lead' = lead, or 16 when lead == 0 (the first chunk is then a whole one). */
+static size_t chunk_start(size_t c, size_t lead, size_t n)
+{
+    if (c == 0)
+        return 0;
+    size_t first = lead ? lead : 16;
+    size_t s = first + 16 * (c - 1);
+    return s < n ? s : n;
+}
+
+void lazyadam_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi)
+{
+    size_t first = lead ? lead : 16;
+    size_t nchunks = n <= first ? 1 : 1 + (n - first + 15) / 16;
+    size_t base = nchunks / (size_t)T, rem = nchunks % (size_t)T;
+    size_t ut = (size_t)t;
+    size_t c0 = ut * base + (ut < rem ? ut : rem);
+    size_t c1 = c0 + base + (ut < rem ? 1 : 0);
+    *lo = chunk_start(c0, lead, n);
+    *hi = c1 >= nchunks ? n : chunk_start(c1, lead, n);
+}

@@ -1,0 +1,121 @@
+/* Argument checks shared by every entry point. They only read. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define LAZYADAM_KNOWN_FLAGS (LAZYADAM_AMSGRAD | LAZYADAM_ADAMW | LAZYADAM_MAXIMIZE)
+
+lazyadam_status lazyadam_check_config(const lazyadam_config *cfg)
+{
+    if (!cfg)
+        return LAZYADAM_E_NULL;
+    const float f[5] = { cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay };
+    for (int i = 0; i < 5; i++)
+        if (!isfinite(f[i]))
+            return LAZYADAM_E_HPARAM;
+    if (!(cfg->lr >= 0.0f) || !(cfg->eps >= 0.0f) || !(cfg->weight_decay >= 0.0f))
+        return LAZYADAM_E_HPARAM;
+    if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) || !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
+        return LAZYADAM_E_HPARAM;
+    if (cfg->eps_mode != LAZYADAM_EPS_HAT && cfg->eps_mode != LAZYADAM_EPS_PLAIN)
+        return LAZYADAM_E_HPARAM;
+    if (cfg->flags & ~(unsigned)LAZYADAM_KNOWN_FLAGS)
+        return LAZYADAM_E_HPARAM;
+    if (cfg->num_threads < 0)
+        return LAZYADAM_E_HPARAM;
+    if (!lazyadam_kernels_for(cfg))
+        return LAZYADAM_E_BACKEND;
+    return LAZYADAM_OK;
+}
+
+lazyadam_status lazyadam_check_step(int64_t step)
+{
+    return step < 1 ? LAZYADAM_E_STEP : LAZYADAM_OK;
+}
+
+int lazyadam_size_ok(size_t a, size_t b, size_t elem)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    size_t ab = a * b;
+    return elem == 0 || ab <= SIZE_MAX / elem;
+}
+
+void lazyadam_range_add(lazyadam_range *r, size_t *count, const void *ptr, size_t bytes,
+        int writable)
+{
+    if (!ptr || bytes == 0)
+        return;
+    uintptr_t lo = (uintptr_t)ptr;
+    /* A range that wraps the address space is clamped; it overlaps everything above. */
+    uintptr_t hi = (bytes > UINTPTR_MAX - lo) ? UINTPTR_MAX : lo + bytes;
+    r[*count].lo = lo;
+    r[*count].hi = hi;
+    r[*count].writable = writable;
+    (*count)++;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const lazyadam_range *x = a, *y = b;
+    return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+lazyadam_status lazyadam_check_ranges(lazyadam_range *r, size_t count)
+{
+    qsort(r, count, sizeof *r, range_cmp);
+    /* Sweep in order of start: a range overlaps an earlier one iff it starts before
+     * that one's end. Track the furthest end of any earlier range and of any
+     * earlier writable range. */
+    uintptr_t end_any = 0, end_w = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (r[i].lo < end_w || (r[i].writable && r[i].lo < end_any))
+            return LAZYADAM_E_ALIAS;
+        if (r[i].hi > end_any)
+            end_any = r[i].hi;
+        if (r[i].writable && r[i].hi > end_w)
+            end_w = r[i].hi;
+    }
+    return LAZYADAM_OK;
+}
+
+lazyadam_status lazyadam_check_sparse(const lazyadam_config *cfg, int64_t step, size_t rows,
+        size_t dim, float *param, float *m, float *v, float *vmax, int64_t *last_step,
+        size_t nnz, const int64_t *indices, const float *values, const lazyadam_kernels **k)
+{
+    lazyadam_status st = lazyadam_check_config(cfg);
+    if (st != LAZYADAM_OK)
+        return st;
+    if ((st = lazyadam_check_step(step)) != LAZYADAM_OK)
+        return st;
+    if (dim == 0 || !lazyadam_size_ok(rows, dim, sizeof(float))
+            || !lazyadam_size_ok(nnz, dim, sizeof(float))
+            || !lazyadam_size_ok(nnz, 1, sizeof(int64_t))
+            || !lazyadam_size_ok(rows, 1, sizeof(int64_t)))
+        return LAZYADAM_E_SIZE;
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    if (rows > 0 && (!param || !m || !v || (ams && !vmax)))
+        return LAZYADAM_E_NULL;
+    if (nnz > 0 && (!indices || !values))
+        return LAZYADAM_E_NULL;
+
+    lazyadam_range r[7];
+    size_t nr = 0, table = rows * dim * sizeof(float);
+    lazyadam_range_add(r, &nr, param, table, 1);
+    lazyadam_range_add(r, &nr, m, table, 1);
+    lazyadam_range_add(r, &nr, v, table, 1);
+    if (ams)
+        lazyadam_range_add(r, &nr, vmax, table, 1);
+    lazyadam_range_add(r, &nr, last_step, rows * sizeof(int64_t), 1);
+    lazyadam_range_add(r, &nr, indices, nnz * sizeof(int64_t), 0);
+    lazyadam_range_add(r, &nr, values, nnz * dim * sizeof(float), 0);
+    if ((st = lazyadam_check_ranges(r, nr)) != LAZYADAM_OK)
+        return st;
+
+    for (size_t i = 0; i < nnz; i++)
+        if (indices[i] < 0 || (uint64_t)indices[i] >= (uint64_t)rows)
+            return LAZYADAM_E_INDEX;
+    *k = lazyadam_kernels_for(cfg);
+    return LAZYADAM_OK;
+}

@@ -1,0 +1,225 @@
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+#define GUARD 64
+#define CANARY 0xA5
+
+uint64_t rng_u64(rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t rng_below(rng *r, uint64_t n)
+{
+    return n ? rng_u64(r) % n : 0;
+}
+
+float rng_uniform(rng *r, float lo, float hi)
+{
+    double u = (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+    return (float)(lo + (hi - lo) * u);
+}
+
+float rng_normal(rng *r)
+{
+    double s = 0;
+    for (int i = 0; i < 4; i++)
+        s += (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+    return (float)((s - 2.0) * 1.7320508075688772);
+}
+
+uint64_t harness_seed(const char *test_name)
+{
+    const char *env = getenv("LAZYADAM_TEST_SEED");
+    uint64_t seed = env && *env ? strtoull(env, NULL, 0)
+                                : (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)clock();
+    printf("%s: seed %llu (reproduce with LAZYADAM_TEST_SEED=%llu)\n", test_name,
+            (unsigned long long)seed, (unsigned long long)seed);
+    fflush(stdout);
+    return seed;
+}
+
+gbuf gbuf_new(size_t n, size_t offset)
+{
+    gbuf b;
+    size_t front = GUARD + (offset % 16) * sizeof(float);
+    size_t total = front + n * sizeof(float) + GUARD;
+    b.base = aligned_alloc(64, (total + 63) & ~(size_t)63);
+    if (!b.base) {
+        fprintf(stderr, "out of memory allocating %zu floats\n", n);
+        exit(2);
+    }
+    memset(b.base, CANARY, total);
+    b.p = (float *)(b.base + front);
+    b.n = n;
+    b.front = front;
+    return b;
+}
+
+void gbuf_free(gbuf *b)
+{
+    free(b->base);
+    b->base = NULL;
+    b->p = NULL;
+}
+
+int gbuf_guards_ok(const gbuf *b)
+{
+    const unsigned char *after = (const unsigned char *)(b->p + b->n);
+    for (size_t i = 0; i < b->front; i++)
+        if (b->base[i] != CANARY)
+            return 0;
+    for (size_t i = 0; i < GUARD; i++)
+        if (after[i] != CANARY)
+            return 0;
+    return 1;
+}
+
+static int64_t ordered(float x)
+{
+    int32_t i;
+    memcpy(&i, &x, sizeof i);
+    return i < 0 ? (int64_t)INT32_MIN - i : i;
+}
+
+uint64_t ulp_distance(float a, float b)
+{
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    if (ua == ub)
+        return 0;
+    if (isnan(a) || isnan(b))
+        return UINT64_MAX;
+    int64_t d = ordered(a) - ordered(b);
+    return (uint64_t)(d < 0 ? -d : d);
+}
+
+size_t compare_floats(const char *what, const float *want, const float *got, size_t n,
+        uint64_t tol_ulp, uint64_t *max_ulp)
+{
+    size_t bad = 0;
+    uint64_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = ulp_distance(want[i], got[i]);
+        if (d > worst)
+            worst = d;
+        if (d > tol_ulp) {
+            if (bad < 4)
+                printf("    %s[%zu]: expected %.9g (0x%08x) got %.9g (0x%08x), %llu ulp\n", what,
+                        i, (double)want[i], *(const uint32_t *)&want[i], (double)got[i],
+                        *(const uint32_t *)&got[i], (unsigned long long)d);
+            bad++;
+        }
+    }
+    if (bad > 4)
+        printf("    %s: %zu mismatches in all\n", what, bad);
+    if (max_ulp && worst > *max_ulp)
+        *max_ulp = worst;
+    return bad;
+}
+
+static config_variant variants[16];
+static size_t nvariants;
+
+size_t config_variants(const config_variant **out)
+{
+    if (!nvariants) {
+        lazyadam_config d = lazyadam_default_config();
+        config_variant *v = variants;
+        size_t k = 0;
+        v[k].name = "hat"; v[k++].cfg = d;
+        v[k].name = "plain"; v[k].cfg = d; v[k++].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+        v[k].name = "hat+l2"; v[k].cfg = d; v[k++].cfg.weight_decay = 0.01f;
+        v[k].name = "plain+adamw"; v[k].cfg = d; v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+        v[k].cfg.weight_decay = 0.05f; v[k++].cfg.flags = LAZYADAM_ADAMW;
+        v[k].name = "hat+amsgrad"; v[k].cfg = d; v[k++].cfg.flags = LAZYADAM_AMSGRAD;
+        v[k].name = "plain+maximize"; v[k].cfg = d; v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+        v[k++].cfg.flags = LAZYADAM_MAXIMIZE;
+        v[k].name = "plain+l2+amsgrad+maximize"; v[k].cfg = d;
+        v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN; v[k].cfg.weight_decay = 0.02f;
+        v[k++].cfg.flags = LAZYADAM_AMSGRAD | LAZYADAM_MAXIMIZE;
+        v[k].name = "hat+adamw+amsgrad+maximize"; v[k].cfg = d; v[k].cfg.weight_decay = 0.1f;
+        v[k++].cfg.flags = LAZYADAM_ADAMW | LAZYADAM_AMSGRAD | LAZYADAM_MAXIMIZE;
+        v[k].name = "hat+adamw(wd=0)"; v[k].cfg = d; v[k++].cfg.flags = LAZYADAM_ADAMW;
+        v[k].name = "hat+lr0.1,b1=0,b2=0.5,eps=1e-3"; v[k].cfg = d; v[k].cfg.lr = 0.1f;
+        v[k].cfg.beta1 = 0.0f; v[k].cfg.beta2 = 0.5f; v[k++].cfg.eps = 1e-3f;
+        v[k].name = "plain+eps0+b2=0"; v[k].cfg = d; v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+        v[k].cfg.eps = 0.0f; v[k++].cfg.beta2 = 0.0f;
+        nvariants = k;
+    }
+    *out = variants;
+    return nvariants;
+}
+
+void tally_case(tally *t, int ok, const char *fmt, ...)
+{
+    if (ok) {
+        t->passed++;
+        return;
+    }
+    t->failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+}
+
+void tally_skip(tally *t, const char *fmt, ...)
+{
+    t->skipped++;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("SKIP: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+}
+
+int tally_finish(const tally *t)
+{
+    printf("%ld passed, %ld failed, %ld skipped\n", t->passed, t->failed, t->skipped);
+    return t->failed ? 1 : 0;
+}
+
+size_t bitwise_backends(tally *t, lazyadam_backend out[4])
+{
+    static const lazyadam_backend all[] = {
+        LAZYADAM_BACKEND_SCALAR, LAZYADAM_BACKEND_AVX2, LAZYADAM_BACKEND_AVX512,
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const char *why = lazyadam_backend_unavailable_reason(all[i]);
+        if (why)
+            tally_skip(t, "backend %s: %s", lazyadam_backend_name(all[i]), why);
+        else
+            out[k++] = all[i];
+    }
+    return k;
+}
+
+void fill_normal(rng *r, float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * rng_normal(r);
+}
+
+void fill_positive(rng *r, float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) {
+        float z = rng_normal(r);
+        x[i] = scale * z * z;
+    }
+}

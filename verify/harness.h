@@ -1,0 +1,64 @@
+/* Shared test scaffolding: seeded generator, guarded buffers, bitwise comparison with
+ * ULP reports, the configuration variants, and pass/fail/skip counting. */
+#ifndef LAZYADAM_HARNESS_H
+#define LAZYADAM_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lazyadam.h"
+
+/* splitmix64: small, fast, and the same sequence on every platform. */
+typedef struct rng { uint64_t s; } rng;
+uint64_t rng_u64(rng *r);
+uint64_t rng_below(rng *r, uint64_t n);            /* uniform in [0, n) */
+float rng_uniform(rng *r, float lo, float hi);
+float rng_normal(rng *r);                           /* approximately N(0, 1) */
+
+/* The run's seed: $LAZYADAM_TEST_SEED if set, else from the clock; printed once with
+ * the command line that reproduces it. */
+uint64_t harness_seed(const char *test_name);
+
+/* A float buffer of n elements with 64-byte canaries on both sides, placed `offset`
+ * floats past a 64-byte boundary (so tests cover every alignment). */
+typedef struct gbuf {
+    unsigned char *base;
+    float *p;
+    size_t n;
+    size_t front;        /* bytes before p */
+} gbuf;
+gbuf gbuf_new(size_t n, size_t offset);
+void gbuf_free(gbuf *b);
+int gbuf_guards_ok(const gbuf *b);                  /* 1 when both canaries are intact */
+
+/* Order-preserving distance in units in the last place (NaN vs NaN of same bits: 0). */
+uint64_t ulp_distance(float a, float b);
+/* Compares got with want element by element. tol_ulp 0 means bitwise. Prints the first
+ * few mismatches (index, expected, got, ULP distance) under `what`; returns the number of
+ * mismatches. *max_ulp (may be NULL) receives the largest distance seen. */
+size_t compare_floats(const char *what, const float *want, const float *got, size_t n,
+        uint64_t tol_ulp, uint64_t *max_ulp);
+
+/* The configuration variants every suite runs: both eps modes, L2, AdamW, AMSGrad,
+ * maximize and combinations, plus edge hyper-parameters. */
+typedef struct config_variant {
+    const char *name;
+    lazyadam_config cfg;
+} config_variant;
+size_t config_variants(const config_variant **out);
+
+/* Counting, and the closing line "N passed, N failed, N skipped". */
+typedef struct tally { long passed, failed, skipped; } tally;
+void tally_case(tally *t, int ok, const char *fmt, ...);   /* prints only failures */
+void tally_skip(tally *t, const char *fmt, ...);          /* always prints the reason */
+int tally_finish(const tally *t);                          /* exit status */
+
+/* The backends this suite compares bitwise; an unavailable one is reported skipped
+ * with its reason. Returns the number written into out (at most 4). */
+size_t bitwise_backends(tally *t, lazyadam_backend out[4]);
+
+/* Fills x[0..n) with a gradient-like, moment-like or parameter-like distribution. */
+void fill_normal(rng *r, float *x, size_t n, float scale);
+void fill_positive(rng *r, float *x, size_t n, float scale);
+
+#endif

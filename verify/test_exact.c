@@ -1,0 +1,122 @@
+/* Exact LazyAdam against Adam: over long random sequences (uniform, Zipf-skewed, rows
+ * idle then returning, duplicates, empty steps), lazyadam_exact_lazy_step followed by
+ * lazyadam_exact_flush equals lazyadam_adam_sparse_step at every step, bitwise, for
+ * every configuration variant, several thread counts and every backend. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+enum pattern { UNIFORM, ZIPF, IDLE_RETURN, EMPTY_STEPS, NPATTERNS };
+static const char *pattern_names[] = { "uniform", "zipf", "idle-return", "empty-steps" };
+
+/* Row for the k-th index of step t under a pattern. */
+static int64_t draw_row(rng *r, enum pattern pat, size_t rows, int64_t t)
+{
+    switch (pat) {
+    case ZIPF: {
+        /* Inverse-CDF of a power law over [1, rows]: low rows are hot. */
+        double u = (double)(rng_u64(r) >> 11) * 0x1.0p-53;
+        size_t k = (size_t)pow((double)rows + 1.0, u) - 1;
+        return (int64_t)(k < rows ? k : rows - 1);
+    }
+    case IDLE_RETURN:
+        /* The first half of the table is touched only every 7th step. */
+        if (t % 7 == 0)
+            return (int64_t)rng_below(r, rows / 2 + 1);
+        return (int64_t)(rows / 2 + rng_below(r, rows - rows / 2));
+    default:
+        return (int64_t)rng_below(r, rows);
+    }
+}
+
+static int run_sequence(rng *r, const lazyadam_config *cfg, enum pattern pat, size_t rows,
+        size_t dim, int64_t nsteps)
+{
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    size_t n = rows * dim;
+    float *a[4], *b[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = malloc(n * sizeof(float));
+        b[i] = malloc(n * sizeof(float));
+    }
+    fill_normal(r, a[0], n, 1.0f);
+    /* Half the rows start with zero moments (fresh embeddings), half with history. */
+    for (size_t j = 0; j < n; j++) {
+        int fresh = (j / dim) % 2 == 0;
+        a[1][j] = fresh ? 0.0f : 0.01f * rng_normal(r);
+        float z = rng_normal(r);
+        a[2][j] = fresh ? 0.0f : 1e-4f * z * z;
+        a[3][j] = fresh ? 0.0f : a[2][j] * 1.5f;
+    }
+    for (int i = 0; i < 4; i++)
+        memcpy(b[i], a[i], n * sizeof(float));
+    int64_t *last = calloc(rows, sizeof *last);
+    int ok = 1;
+    for (int64_t t = 1; t <= nsteps && ok; t++) {
+        size_t nnz = (pat == EMPTY_STEPS && t % 3 == 0) ? 0 : 1 + rng_below(r, rows / 4 + 2);
+        int64_t *idx = malloc((nnz + 1) * sizeof *idx);
+        float *val = malloc((nnz * dim + 1) * sizeof *val);
+        for (size_t i = 0; i < nnz; i++)
+            idx[i] = (i > 0 && rng_below(r, 5) == 0) ? idx[i - 1] : draw_row(r, pat, rows, t);
+        fill_normal(r, val, nnz * dim, 0.1f);
+        lazyadam_status s1 = lazyadam_exact_lazy_step(cfg, t, rows, dim, a[0], a[1], a[2],
+                ams ? a[3] : NULL, last, nnz, idx, val);
+        lazyadam_status s2 = lazyadam_adam_sparse_step(cfg, t, rows, dim, b[0], b[1], b[2],
+                ams ? b[3] : NULL, nnz, idx, val);
+        ok = s1 == LAZYADAM_OK && s2 == LAZYADAM_OK;
+        /* Flush now and then (a checkpoint), and always at the end. */
+        if (ok && (t == nsteps || rng_below(r, 10) == 0)) {
+            ok = lazyadam_exact_flush(cfg, t, rows, dim, a[0], a[1], a[2], ams ? a[3] : NULL,
+                    last) == LAZYADAM_OK;
+            for (size_t i = 0; i < rows && ok; i++)
+                ok = last[i] == t;
+            ok = ok && !compare_floats("param", b[0], a[0], n, 0, NULL)
+                    && !compare_floats("m", b[1], a[1], n, 0, NULL)
+                    && !compare_floats("v", b[2], a[2], n, 0, NULL)
+                    && (!ams || !compare_floats("vmax", b[3], a[3], n, 0, NULL));
+            if (!ok)
+                printf("    differs after step %lld\n", (long long)t);
+        }
+        free(idx);
+        free(val);
+    }
+    for (int i = 0; i < 4; i++) {
+        free(a[i]);
+        free(b[i]);
+    }
+    free(last);
+    return ok;
+}
+
+int main(void)
+{
+    rng r = { harness_seed("test_exact") };
+    tally t = { 0, 0, 0 };
+    lazyadam_backend bes[4];
+    size_t nb = bitwise_backends(&t, bes);
+    static const int threads[] = { 1, 2, 3, 7 };
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    for (size_t b = 0; b < nb; b++)
+        for (size_t c = 0; c < nv; c++)
+            for (int pat = 0; pat < NPATTERNS; pat++) {
+                lazyadam_config cfg = cv[c].cfg;
+                cfg.backend = bes[b];
+                cfg.num_threads = threads[rng_below(&r, 4)];
+                size_t rows = 20 + rng_below(&r, 300), dim = 1 + rng_below(&r, 40);
+                int64_t nsteps = 60;
+                tally_case(&t, run_sequence(&r, &cfg, (enum pattern)pat, rows, dim, nsteps),
+                        "exact == adam_sparse backend=%s config=%s pattern=%s rows=%zu dim=%zu "
+                        "threads=%d steps=%lld", lazyadam_backend_name(bes[b]), cv[c].name,
+                        pattern_names[pat], rows, dim, cfg.num_threads, (long long)nsteps);
+            }
+    /* A long idle gap on a big table, through the threaded path. */
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.num_threads = 2;
+    tally_case(&t, run_sequence(&r, &cfg, IDLE_RETURN, 5000, 16, 40),
+            "exact == adam_sparse, 5000 x 16 table, threaded");
+    return tally_finish(&t);
+}

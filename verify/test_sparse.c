@@ -1,0 +1,283 @@
+/* lazyadam_lazy_step and lazyadam_adam_sparse_step against reference/, bitwise:
+ * random tables with duplicates, nnz = 0, every row exactly once (== dense), the sum
+ * order of duplicates, and TensorFlow's LazyAdam test vectors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "reference.h"
+
+static const int thread_counts[] = { 1, 2, 3, 7 };
+
+typedef struct table {
+    size_t rows, dim, n;
+    gbuf p, m, v, x;             /* the library's */
+    float *rp, *rm, *rv, *rx;    /* the reference's */
+} table;
+
+static float *dup(const float *x, size_t n)
+{
+    float *y = malloc(n * sizeof *y + 1);
+    memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+static void table_init(table *tb, rng *r, size_t rows, size_t dim)
+{
+    tb->rows = rows;
+    tb->dim = dim;
+    tb->n = rows * dim;
+    size_t n = tb->n;
+    tb->p = gbuf_new(n, rng_below(r, 16));
+    tb->m = gbuf_new(n, rng_below(r, 16));
+    tb->v = gbuf_new(n, rng_below(r, 16));
+    tb->x = gbuf_new(n, rng_below(r, 16));
+    fill_normal(r, tb->p.p, n, 1.0f);
+    fill_normal(r, tb->m.p, n, 0.01f);
+    fill_positive(r, tb->v.p, n, 1e-4f);
+    fill_positive(r, tb->x.p, n, 1e-4f);
+    tb->rp = dup(tb->p.p, n); tb->rm = dup(tb->m.p, n);
+    tb->rv = dup(tb->v.p, n); tb->rx = dup(tb->x.p, n);
+}
+
+static void table_free(table *tb)
+{
+    gbuf_free(&tb->p); gbuf_free(&tb->m); gbuf_free(&tb->v); gbuf_free(&tb->x);
+    free(tb->rp); free(tb->rm); free(tb->rv); free(tb->rx);
+}
+
+static int table_check(const table *tb, int ams)
+{
+    size_t bad = compare_floats("param", tb->rp, tb->p.p, tb->n, 0, NULL)
+               + compare_floats("m", tb->rm, tb->m.p, tb->n, 0, NULL)
+               + compare_floats("v", tb->rv, tb->v.p, tb->n, 0, NULL);
+    if (ams)
+        bad += compare_floats("vmax", tb->rx, tb->x.p, tb->n, 0, NULL);
+    int guards = gbuf_guards_ok(&tb->p) && gbuf_guards_ok(&tb->m) && gbuf_guards_ok(&tb->v)
+              && gbuf_guards_ok(&tb->x);
+    if (!guards)
+        printf("    a guard zone was overwritten\n");
+    return bad == 0 && guards;
+}
+
+/* A sparse gradient: nnz indices (a share of them repeats) and nnz x dim values. */
+typedef struct grad {
+    size_t nnz;
+    int64_t *idx;
+    gbuf val;
+} grad;
+
+static grad grad_random(rng *r, size_t rows, size_t dim, size_t nnz, int dup_percent)
+{
+    grad g;
+    g.nnz = nnz;
+    g.idx = malloc((nnz + 1) * sizeof *g.idx);
+    for (size_t i = 0; i < nnz; i++)
+        g.idx[i] = (i > 0 && (int)rng_below(r, 100) < dup_percent)
+                 ? g.idx[rng_below(r, i)] : (int64_t)rng_below(r, rows);
+    g.val = gbuf_new(nnz * dim, rng_below(r, 16));
+    fill_normal(r, g.val.p, nnz * dim, 0.1f);
+    return g;
+}
+
+static void grad_free(grad *g)
+{
+    free(g->idx);
+    gbuf_free(&g->val);
+}
+
+typedef lazyadam_status (*sparse_fn)(const lazyadam_config *, int64_t, size_t, size_t,
+        float *, float *, float *, float *, size_t, const int64_t *, const float *);
+typedef int (*ref_fn)(const lazyadam_config *, int64_t, size_t, size_t, float *, float *,
+        float *, float *, size_t, const int64_t *, const float *);
+
+/* Three steps of fn against ref on one random table. */
+static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref,
+        size_t rows, size_t dim, size_t nnz, int dup_percent)
+{
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    table tb;
+    table_init(&tb, r, rows, dim);
+    int ok = 1;
+    for (int64_t step = 1; step <= 3 && ok; step++) {
+        grad g = grad_random(r, rows, dim, nnz, dup_percent);
+        lazyadam_status st = fn(cfg, step, rows, dim, tb.p.p, tb.m.p, tb.v.p,
+                ams ? tb.x.p : NULL, g.nnz, g.idx, g.val.p);
+        ref(cfg, step, rows, dim, tb.rp, tb.rm, tb.rv, tb.rx, g.nnz, g.idx, g.val.p);
+        if (st != LAZYADAM_OK)
+            printf("    status %s\n", lazyadam_status_string(st));
+        ok = st == LAZYADAM_OK && table_check(&tb, ams) && gbuf_guards_ok(&g.val);
+        grad_free(&g);
+    }
+    table_free(&tb);
+    return ok;
+}
+
+static void random_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    static const size_t rows_list[] = { 1, 7, 100, 3000 };
+    static const size_t dim_list[] = { 1, 3, 8, 16, 17, 64 };
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    for (size_t c = 0; c < nv; c++)
+        for (size_t ri = 0; ri < 4; ri++)
+            for (size_t di = 0; di < 6; di++) {
+                lazyadam_config cfg = cv[c].cfg;
+                cfg.backend = be;
+                cfg.num_threads = thread_counts[rng_below(r, 4)];
+                size_t rows = rows_list[ri], dim = dim_list[di];
+                size_t nnz_opts[] = { 0, 1, rows / 2 + 1, 3 * rows };
+                size_t nnz = nnz_opts[rng_below(r, 4)];
+                int dups = (int)rng_below(r, 60);
+                tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, rows, dim,
+                        nnz, dups), "lazy_step backend=%s config=%s rows=%zu dim=%zu nnz=%zu "
+                        "dup=%d%% threads=%d", lazyadam_backend_name(be), cv[c].name, rows,
+                        dim, nnz, dups, cfg.num_threads);
+                tally_case(t, run_case(r, &cfg, lazyadam_adam_sparse_step, ref_adam_sparse_step,
+                        rows, dim, nnz, dups), "adam_sparse_step backend=%s config=%s rows=%zu "
+                        "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
+                        cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
+            }
+}
+
+/* Every row exactly once, in a random order: lazy_step, adam_sparse_step and adam_step
+ * on the densified gradient are bitwise identical. */
+static void permutation_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    for (size_t c = 0; c < nv; c++)
+        for (size_t ti = 0; ti < 4; ti++) {
+            lazyadam_config cfg = cv[c].cfg;
+            cfg.backend = be;
+            cfg.num_threads = thread_counts[ti];
+            int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
+            size_t rows = 1 + rng_below(r, 3000), dim = 1 + rng_below(r, 40), n = rows * dim;
+            table a, b;
+            table_init(&a, r, rows, dim);
+            b = a;   /* second copy of the same initial state */
+            b.p = gbuf_new(n, 1); b.m = gbuf_new(n, 2); b.v = gbuf_new(n, 3); b.x = gbuf_new(n, 4);
+            memcpy(b.p.p, a.p.p, n * 4); memcpy(b.m.p, a.m.p, n * 4);
+            memcpy(b.v.p, a.v.p, n * 4); memcpy(b.x.p, a.x.p, n * 4);
+            float *dp = dup(a.p.p, n), *dm = dup(a.m.p, n), *dv = dup(a.v.p, n), *dx = dup(a.x.p, n);
+            int ok = 1;
+            for (int64_t step = 1; step <= 2 && ok; step++) {
+                int64_t *idx = malloc(rows * sizeof *idx);
+                for (size_t i = 0; i < rows; i++)
+                    idx[i] = (int64_t)i;
+                for (size_t i = rows - 1; i > 0; i--) {
+                    size_t j = rng_below(r, i + 1);
+                    int64_t tmp = idx[i]; idx[i] = idx[j]; idx[j] = tmp;
+                }
+                float *val = malloc(n * sizeof *val), *dense = malloc(n * sizeof *dense);
+                fill_normal(r, val, n, 0.1f);
+                for (size_t i = 0; i < rows; i++)
+                    memcpy(dense + (size_t)idx[i] * dim, val + i * dim, dim * sizeof(float));
+                lazyadam_status s1 = lazyadam_lazy_step(&cfg, step, rows, dim, a.p.p, a.m.p,
+                        a.v.p, ams ? a.x.p : NULL, rows, idx, val);
+                lazyadam_status s2 = lazyadam_adam_sparse_step(&cfg, step, rows, dim, b.p.p,
+                        b.m.p, b.v.p, ams ? b.x.p : NULL, rows, idx, val);
+                lazyadam_status s3 = lazyadam_adam_step(&cfg, step, n, dp, dense, dm, dv,
+                        ams ? dx : NULL);
+                ok = s1 == LAZYADAM_OK && s2 == LAZYADAM_OK && s3 == LAZYADAM_OK
+                  && !compare_floats("lazy vs dense param", dp, a.p.p, n, 0, NULL)
+                  && !compare_floats("lazy vs dense m", dm, a.m.p, n, 0, NULL)
+                  && !compare_floats("lazy vs dense v", dv, a.v.p, n, 0, NULL)
+                  && !compare_floats("sparse vs dense param", dp, b.p.p, n, 0, NULL)
+                  && !compare_floats("sparse vs dense m", dm, b.m.p, n, 0, NULL)
+                  && !compare_floats("sparse vs dense v", dv, b.v.p, n, 0, NULL)
+                  && (!ams || (!compare_floats("lazy vs dense vmax", dx, a.x.p, n, 0, NULL)
+                            && !compare_floats("sparse vs dense vmax", dx, b.x.p, n, 0, NULL)));
+                free(idx); free(val); free(dense);
+            }
+            tally_case(t, ok, "every row once: lazy == adam_sparse == adam backend=%s "
+                    "config=%s rows=%zu dim=%zu threads=%d", lazyadam_backend_name(be),
+                    cv[c].name, rows, dim, cfg.num_threads);
+            free(dp); free(dm); free(dv); free(dx);
+            gbuf_free(&b.p); gbuf_free(&b.m); gbuf_free(&b.v); gbuf_free(&b.x);
+            table_free(&a);
+        }
+}
+
+/* Duplicates are summed in input order: with values 1e8, 1, -1e8 the order shows
+ * ((a + b) + c) = 0 but a + (b + c) = 1e8 - 1e8 + ... */
+static void sum_order_cases(tally *t, lazyadam_backend be)
+{
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.backend = be;
+    const float vals[3][2] = { { 1e8f, 3.0f }, { 1.0f, -1e-7f }, { -1e8f, 1e-7f } };
+    const int64_t idx[3] = { 0, 0, 0 };
+    float p[2] = { 1, 1 }, m[2] = { 0, 0 }, v[2] = { 0, 0 };
+    float rp[2] = { 1, 1 }, rm[2] = { 0, 0 }, rv[2] = { 0, 0 };
+    lazyadam_status st = lazyadam_lazy_step(&cfg, 1, 1, 2, p, m, v, NULL, 3, idx, &vals[0][0]);
+    float g[2] = { (vals[0][0] + vals[1][0]) + vals[2][0], (vals[0][1] + vals[1][1]) + vals[2][1] };
+    ref_adam_step(&cfg, 1, 2, rp, g, rm, rv, NULL);
+    /* (1e8 + 1) - 1e8 == 0 in float; the other order gives 1. */
+    int ok = st == LAZYADAM_OK && g[0] == 0.0f
+          && !compare_floats("param", rp, p, 2, 0, NULL) && !compare_floats("m", rm, m, 2, 0, NULL);
+    tally_case(t, ok, "duplicates summed in input order backend=%s", lazyadam_backend_name(be));
+
+    /* nnz == 0 changes nothing (and needs no index or value pointers). */
+    float q[4] = { 1, 2, 3, 4 }, q0[4];
+    memcpy(q0, q, sizeof q);
+    st = lazyadam_lazy_step(&cfg, 5, 2, 2, q, q, q, NULL, 0, NULL, NULL);
+    tally_case(t, st == LAZYADAM_E_ALIAS, "lazy_step aliasing table buffers is refused even "
+            "with nnz == 0 (got %s)", lazyadam_status_string(st));
+    float a[4] = { 1, 2, 3, 4 }, b[4] = { 0 }, c[4] = { 0 };
+    st = lazyadam_lazy_step(&cfg, 5, 2, 2, a, b, c, NULL, 0, NULL, NULL);
+    tally_case(t, st == LAZYADAM_OK && !memcmp(a, q0, sizeof a) && b[0] == 0 && c[3] == 0,
+            "lazy_step nnz == 0 changes nothing backend=%s", lazyadam_backend_name(be));
+}
+
+/* TensorFlow's LazyAdam test (lazy_adam_test.py, testSparse): var0 = [1, 2],
+ * var1 = [3, 4], gradients [0.1, 0.1] and [0.01, 0.01] on indices [0, 1] of a 2 x 1
+ * table, defaults with eps 1e-8, three steps. */
+static void tf_vector_cases(tally *t, lazyadam_backend be)
+{
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.backend = be;
+    float v0[2] = { 1, 2 }, m0[2] = { 0 }, s0[2] = { 0 };
+    float v1[2] = { 3, 4 }, m1[2] = { 0 }, s1[2] = { 0 };
+    const int64_t idx[2] = { 0, 1 };
+    const float g0[2] = { 0.1f, 0.1f }, g1[2] = { 0.01f, 0.01f };
+    int ok = 1;
+    for (int64_t step = 1; step <= 3; step++) {
+        ok &= lazyadam_lazy_step(&cfg, step, 2, 1, v0, m0, s0, NULL, 2, idx, g0) == LAZYADAM_OK;
+        ok &= lazyadam_lazy_step(&cfg, step, 2, 1, v1, m1, s1, NULL, 2, idx, g1) == LAZYADAM_OK;
+    }
+    const double want0[2] = { 0.9970000072, 1.9970000072 };
+    const double want1[2] = { 2.9970000723, 3.9970000723 };
+    for (int i = 0; i < 2; i++)
+        ok &= fabs(v0[i] - want0[i]) <= 1e-6 && fabs(v1[i] - want1[i]) <= 1e-6;
+    tally_case(t, ok, "TensorFlow LazyAdam vectors backend=%s: var0=[%.10f, %.10f] "
+            "var1=[%.10f, %.10f]", lazyadam_backend_name(be), v0[0], v0[1], v1[0], v1[1]);
+
+    /* Indices [1, 1] with 0.1 each give exactly what index [1] with 0.2 gives. */
+    float a[2] = { 1, 2 }, am[2] = { 0 }, av[2] = { 0 };
+    float b[2] = { 1, 2 }, bm[2] = { 0 }, bv[2] = { 0 };
+    const int64_t i11[2] = { 1, 1 }, i1[1] = { 1 };
+    const float x11[2] = { 0.1f, 0.1f }, x1[1] = { 0.2f };
+    ok = lazyadam_lazy_step(&cfg, 1, 2, 1, a, am, av, NULL, 2, i11, x11) == LAZYADAM_OK
+      && lazyadam_lazy_step(&cfg, 1, 2, 1, b, bm, bv, NULL, 1, i1, x1) == LAZYADAM_OK
+      && !memcmp(a, b, sizeof a) && !memcmp(am, bm, sizeof am) && !memcmp(av, bv, sizeof av)
+      && a[0] == 1.0f && a[1] != 2.0f;
+    tally_case(t, ok, "indices [1, 1] x 0.1 == index [1] x 0.2 backend=%s",
+            lazyadam_backend_name(be));
+}
+
+int main(void)
+{
+    rng r = { harness_seed("test_sparse") };
+    tally t = { 0, 0, 0 };
+    lazyadam_backend bes[4];
+    size_t nb = bitwise_backends(&t, bes);
+    for (size_t b = 0; b < nb; b++) {
+        random_cases(&t, &r, bes[b]);
+        permutation_cases(&t, &r, bes[b]);
+        sum_order_cases(&t, bes[b]);
+        tf_vector_cases(&t, bes[b]);
+    }
+    return tally_finish(&t);
+}
