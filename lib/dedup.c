@@ -139,12 +139,12 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
 }
 
 /* Measured crossover: see the comment at the top. */
-#define HASH_MIN_NNZ ((size_t)1 << 62)
+#define HASH_MAX_NNZ 16384
 
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
         int sorted, lazyadam_groups *out)
 {
-    if (!sorted && nnz >= HASH_MIN_NNZ)
+    if (!sorted && nnz <= HASH_MAX_NNZ)
         return lazyadam_group_hashed(nnz, indices, out);
     return lazyadam_group_sorted(nnz, indices, rows, out);
 }

@@ -16,9 +16,8 @@ static lazyadam_status check_common(const lazyadam_config *cfg, int64_t step,
     return LAZYADAM_OK;
 }
 
-/* One tensor's pointer and size checks; adds its byte ranges to r (5 at most). */
-static lazyadam_status check_tensor(const lazyadam_config *cfg, const lazyadam_tensor *t,
-        lazyadam_range *r, size_t *nr)
+/* One tensor's pointer and size checks. */
+static lazyadam_status check_tensor(const lazyadam_config *cfg, const lazyadam_tensor *t)
 {
     if (!lazyadam_size_ok(t->n, 1, sizeof(float)))
         return LAZYADAM_E_SIZE;
@@ -27,14 +26,23 @@ static lazyadam_status check_tensor(const lazyadam_config *cfg, const lazyadam_t
     int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
     if (!t->param || !t->grad || !t->m || !t->v || (ams && !t->vmax))
         return LAZYADAM_E_NULL;
-    size_t bytes = t->n * sizeof(float);
-    lazyadam_range_add(r, nr, t->param, bytes, 1);
-    lazyadam_range_add(r, nr, t->grad, bytes, 0);
-    lazyadam_range_add(r, nr, t->m, bytes, 1);
-    lazyadam_range_add(r, nr, t->v, bytes, 1);
-    if (ams)
-        lazyadam_range_add(r, nr, t->vmax, bytes, 1);
     return LAZYADAM_OK;
+}
+
+/* The byte ranges of count tensors, listed buffer kind by buffer kind (all params,
+ * then all grads, ...), the order in which lazyadam_check_ranges is fastest. */
+static size_t tensor_ranges(const lazyadam_config *cfg, size_t count,
+        const lazyadam_tensor *ts, lazyadam_range *r)
+{
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    size_t nr = 0;
+    for (int kind = 0; kind < (ams ? 5 : 4); kind++)
+        for (size_t i = 0; i < count; i++) {
+            const lazyadam_tensor *t = &ts[i];
+            const void *ptr[5] = { t->param, t->grad, t->m, t->v, t->vmax };
+            lazyadam_range_add(r, &nr, ptr[kind], t->n * sizeof(float), kind != 1);
+        }
+    return nr;
 }
 
 static void run_range(const lazyadam_kernels *k, const lazyadam_tensor *t, size_t lo,
@@ -55,10 +63,9 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
         return st;
     lazyadam_tensor t = { n, param, grad, m, v, vmax };
     lazyadam_range r[5];
-    size_t nr = 0;
-    if ((st = check_tensor(cfg, &t, r, &nr)) != LAZYADAM_OK)
+    if ((st = check_tensor(cfg, &t)) != LAZYADAM_OK)
         return st;
-    if ((st = lazyadam_check_ranges(r, nr)) != LAZYADAM_OK)
+    if ((st = lazyadam_check_ranges(r, tensor_ranges(cfg, 1, &t, r))) != LAZYADAM_OK)
         return st;
     if (n == 0)
         return LAZYADAM_OK;
@@ -110,19 +117,18 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
     if (!lazyadam_size_ok(count, 5, sizeof(lazyadam_range)))
         return LAZYADAM_E_SIZE;
 
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if ((st = check_tensor(cfg, &tensors[i])) != LAZYADAM_OK)
+            return st;
+        if (tensors[i].n > SIZE_MAX - total)
+            return LAZYADAM_E_SIZE;
+        total += tensors[i].n;
+    }
     lazyadam_range *r = lazyadam_alloc(count * 5 * sizeof *r);
     if (!r)
         return LAZYADAM_E_NOMEM;
-    size_t nr = 0, total = 0;
-    for (size_t i = 0; i < count && st == LAZYADAM_OK; i++) {
-        st = check_tensor(cfg, &tensors[i], r, &nr);
-        if (st == LAZYADAM_OK && tensors[i].n > SIZE_MAX - total)
-            st = LAZYADAM_E_SIZE;
-        if (st == LAZYADAM_OK)
-            total += tensors[i].n;
-    }
-    if (st == LAZYADAM_OK)
-        st = lazyadam_check_ranges(r, nr);
+    st = lazyadam_check_ranges(r, tensor_ranges(cfg, count, tensors, r));
     lazyadam_free(r);
     if (st != LAZYADAM_OK || total == 0)
         return st;

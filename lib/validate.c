@@ -62,20 +62,89 @@ static int range_cmp(const void *a, const void *b)
     return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* The overlap sweep over ranges visited in ascending order of start: a range overlaps
+ * an earlier one iff it starts before that one's end, so it is enough to track the
+ * furthest end of any earlier range and of any earlier writable range. */
+typedef struct sweep {
+    uintptr_t end_any, end_w;
+} sweep;
+
+static int sweep_visit(sweep *s, const lazyadam_range *r)
+{
+    if (r->lo < s->end_w || (r->writable && r->lo < s->end_any))
+        return 1;
+    if (r->hi > s->end_any)
+        s->end_any = r->hi;
+    if (r->writable && r->hi > s->end_w)
+        s->end_w = r->hi;
+    return 0;
+}
+
+/* At most this many ascending runs are merged on the fly; more are sorted. */
+#define MAX_RUNS 16
+
+/* True when every run is free of internal overlap and the runs' bounding intervals are
+ * pairwise disjoint: then no two ranges overlap at all (a trainer's flat parameter,
+ * gradient and state buffers). O(count + runs^2). */
+static int runs_disjoint(const lazyadam_range *r, size_t count, const size_t *start,
+        size_t runs)
+{
+    uintptr_t lo[MAX_RUNS], hi[MAX_RUNS];
+    for (size_t k = 0; k < runs; k++) {
+        size_t a = start[k], b = k + 1 < runs ? start[k + 1] : count;
+        lo[k] = r[a].lo;
+        hi[k] = r[a].hi;
+        for (size_t i = a + 1; i < b; i++) {
+            if (r[i].lo < hi[k])
+                return 0;
+            hi[k] = r[i].hi;
+        }
+    }
+    for (size_t j = 0; j < runs; j++)
+        for (size_t k = j + 1; k < runs; k++)
+            if (lo[j] < hi[k] && lo[k] < hi[j])
+                return 0;
+    return 1;
+}
+
+
 lazyadam_status lazyadam_check_ranges(lazyadam_range *r, size_t count)
 {
-    qsort(r, count, sizeof *r, range_cmp);
-    /* Sweep in order of start: a range overlaps an earlier one iff it starts before
-     * that one's end. Track the furthest end of any earlier range and of any
-     * earlier writable range. */
-    uintptr_t end_any = 0, end_w = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (r[i].lo < end_w || (r[i].writable && r[i].lo < end_any))
+    /* Callers list ranges buffer kind by buffer kind (all params, then all grads, ...),
+     * and a trainer's tensors usually sit in address order, so the list is a few
+     * ascending runs: merge them with a k-way sweep in O(count * runs) instead of
+     * sorting. Anything else is sorted. */
+    size_t start[MAX_RUNS + 1], runs = 0;
+    for (size_t i = 0; i < count; i++)
+        if (i == 0 || r[i].lo < r[i - 1].lo) {
+            if (runs == MAX_RUNS) {
+                runs = MAX_RUNS + 1;
+                break;
+            }
+            start[runs++] = i;
+        }
+    if (runs <= MAX_RUNS && runs_disjoint(r, count, start, runs))
+        return LAZYADAM_OK;
+    sweep s = { 0, 0 };
+    if (runs > MAX_RUNS) {
+        qsort(r, count, sizeof *r, range_cmp);
+        for (size_t i = 0; i < count; i++)
+            if (sweep_visit(&s, &r[i]))
+                return LAZYADAM_E_ALIAS;
+        return LAZYADAM_OK;
+    }
+    size_t head[MAX_RUNS], end[MAX_RUNS];
+    for (size_t k = 0; k < runs; k++) {
+        head[k] = start[k];
+        end[k] = k + 1 < runs ? start[k + 1] : count;
+    }
+    for (size_t left = count; left > 0; left--) {
+        size_t best = MAX_RUNS;
+        for (size_t k = 0; k < runs; k++)
+            if (head[k] < end[k] && (best == MAX_RUNS || r[head[k]].lo < r[head[best]].lo))
+                best = k;
+        if (sweep_visit(&s, &r[head[best]++]))
             return LAZYADAM_E_ALIAS;
-        if (r[i].hi > end_any)
-            end_any = r[i].hi;
-        if (r[i].writable && r[i].hi > end_w)
-            end_w = r[i].hi;
     }
     return LAZYADAM_OK;
 }

@@ -1,0 +1,38 @@
+/* Compiled with -O3 -march=native -fno-math-errno (bench/meson.build): what a
+ * straightforward loop gets from the compiler on this machine. */
+#include <omp.h>
+
+#include "baselines.h"
+
+void baseline_roofline(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, int threads)
+{
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        p[i] += g[i];
+        m[i] += g[i];
+        v[i] += g[i];
+    }
+}
+
+void baseline_copy(size_t n, float *restrict dst, const float *restrict src, int threads)
+{
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+void baseline_plain_adam(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float alpha, float beta1, float beta2,
+        float eps, int threads)
+{
+    const float omb1 = 1.0f - beta1, omb2 = 1.0f - beta2;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float mi = beta1 * m[i] + omb1 * g[i];
+        float vi = beta2 * v[i] + omb2 * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= alpha * mi / (__builtin_sqrtf(vi) + eps);
+    }
+}

@@ -1,0 +1,25 @@
+/* The yardsticks every lazyadam figure is measured against, in the same process:
+ * the roofline loop with Adam's exact memory traffic, a stream copy, and a plain
+ * auto-vectorised Adam loop. */
+#ifndef LAZYADAM_BASELINES_H
+#define LAZYADAM_BASELINES_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* p += g; m += g; v += g: 4 loads and 3 stores per element, like Adam. */
+void baseline_roofline(size_t n, float *p, const float *g, float *m, float *v, int threads);
+/* dst = src. */
+void baseline_copy(size_t n, float *dst, const float *src, int threads);
+/* Adam (EPS_HAT, no options) as a compiler writes it from plain C with
+ * -O3 -march=native -fno-math-errno. */
+void baseline_plain_adam(size_t n, float *p, const float *g, float *m, float *v, float alpha,
+        float beta1, float beta2, float eps, int threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,473 @@
+// lazyadam-bench: throughput of every entry point and backend, with the roofline loop
+// (Adam's exact traffic: p += g; m += g; v += g), a stream copy and a plain compiled
+// Adam loop measured in the same process, so every figure carries its own yardstick.
+//
+//   lazyadam-bench [--profile=quick|full] [Google Benchmark flags]
+//
+// Counters: items_per_second (elements updated per second), bytes_per_second (the
+// bytes Adam must move for them), and `roofline` (this benchmark's time relative to the
+// roofline loop on the same number of elements and threads: 1.0 = at the roofline).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "baselines.h"
+#include "groups.h"
+#include "lazyadam.h"
+
+namespace {
+
+// Bytes Adam moves per element: load p, g, m, v; store p, m, v.
+constexpr double kAdamBytes = 7 * sizeof(float);
+bool g_full = false;
+
+// Buffers are allocated once per size, first-touched by the threads that will use
+// them, and reused by every benchmark of that size.
+struct Arrays {
+    size_t n = 0;
+    float *p = nullptr, *g = nullptr, *m = nullptr, *v = nullptr;
+    explicit Arrays(size_t n_) : n(n_) {
+        float **all[4] = { &p, &g, &m, &v };
+        for (float **a : all)
+            *a = static_cast<float *>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
+        init();
+    }
+    // Realistic state, set before every benchmark: the dividers' and square roots'
+    // speed depends on the data, and the roofline loop leaves garbage behind.
+    void init() {
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t h = (uint32_t)(i * 2654435761u);
+            float u = (float)(h >> 8) * (1.0f / 16777216.0f) - 0.5f;   // [-0.5, 0.5)
+            p[i] = 0.1f * u;
+            g[i] = 2e-3f * u;
+            m[i] = 1e-4f * u;
+            v[i] = 1e-6f * (u * u + 0.01f);
+        }
+    }
+    ~Arrays() { std::free(p); std::free(g); std::free(m); std::free(v); }
+};
+
+Arrays &arrays(size_t n)
+{
+    static std::map<size_t, std::unique_ptr<Arrays>> cache;
+    auto it = cache.find(n);
+    if (it != cache.end())
+        return *it->second;
+    // Keep at most the two most recent large sizes resident.
+    size_t large = 0;
+    for (auto &kv : cache)
+        large += kv.first >= (1u << 22) ? 1 : 0;
+    if (n >= (1u << 22) && large >= 2)
+        for (auto i = cache.begin(); i != cache.end();)
+            i = i->first >= (1u << 22) ? cache.erase(i) : std::next(i);
+    return *cache.emplace(n, std::make_unique<Arrays>(n)).first->second;
+}
+
+double now()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds per call of the roofline loop on n elements with t threads: the median of
+// several timed batches, measured once per (n, t) and cached.
+double roofline_seconds(size_t n, int t)
+{
+    static std::map<std::pair<size_t, int>, double> cache;
+    auto key = std::make_pair(n, t);
+    auto it = cache.find(key);
+    if (it != cache.end())
+        return it->second;
+    Arrays &a = arrays(n);
+    baseline_roofline(n, a.p, a.g, a.m, a.v, t);
+    size_t reps = 1;
+    for (;;) {   // a batch of at least 20 ms
+        double t0 = now();
+        for (size_t r = 0; r < reps; r++)
+            baseline_roofline(n, a.p, a.g, a.m, a.v, t);
+        if (now() - t0 > 0.02)
+            break;
+        reps *= 2;
+    }
+    std::vector<double> samples;
+    for (int k = 0; k < 7; k++) {
+        double t0 = now();
+        for (size_t r = 0; r < reps; r++)
+            baseline_roofline(n, a.p, a.g, a.m, a.v, t);
+        samples.push_back((now() - t0) / (double)reps);
+    }
+    std::sort(samples.begin(), samples.end());
+    return cache[key] = samples[samples.size() / 2];
+}
+
+void set_counters(benchmark::State &state, double elems_per_iter, double bytes_per_iter,
+        double seconds, double roof_seconds_per_iter)
+{
+    double iters = (double)state.iterations();
+    state.SetItemsProcessed((int64_t)(elems_per_iter * iters));
+    state.SetBytesProcessed((int64_t)(bytes_per_iter * iters));
+    if (roof_seconds_per_iter > 0 && seconds > 0)
+        state.counters["roofline"] = roof_seconds_per_iter / (seconds / iters);
+}
+
+lazyadam_config config_for(lazyadam_backend b, int threads)
+{
+    lazyadam_config c = lazyadam_default_config();
+    c.backend = b;
+    c.num_threads = threads;
+    return c;
+}
+
+// ---------------------------------------------------------------- dense
+void BM_adam_step(benchmark::State &state, lazyadam_backend b, size_t n, int threads)
+{
+    Arrays &a = arrays(n);
+    double roof = roofline_seconds(n, threads);
+    a.init();
+    lazyadam_config c = config_for(b, threads);
+    int64_t step = 1;
+    double t0 = now();
+    for (auto _ : state) {
+        if (lazyadam_adam_step(&c, step++, n, a.p, a.g, a.m, a.v, nullptr) != LAZYADAM_OK)
+            state.SkipWithError("lazyadam_adam_step failed");
+    }
+    set_counters(state, (double)n, kAdamBytes * n, now() - t0, roof);
+}
+
+void BM_roofline(benchmark::State &state, size_t n, int threads)
+{
+    Arrays &a = arrays(n);
+    double roof = roofline_seconds(n, threads);
+    double t0 = now();
+    for (auto _ : state)
+        baseline_roofline(n, a.p, a.g, a.m, a.v, threads);
+    set_counters(state, (double)n, kAdamBytes * n, now() - t0, roof);
+}
+
+void BM_copy(benchmark::State &state, size_t n, int threads)
+{
+    Arrays &a = arrays(n);
+    double t0 = now();
+    for (auto _ : state)
+        baseline_copy(n, a.m, a.g, threads);
+    set_counters(state, (double)n, 2.0 * sizeof(float) * n, now() - t0, 0);
+}
+
+void BM_plain_adam(benchmark::State &state, size_t n, int threads)
+{
+    Arrays &a = arrays(n);
+    double roof = roofline_seconds(n, threads);
+    a.init();
+    double t0 = now();
+    for (auto _ : state)
+        baseline_plain_adam(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, threads);
+    set_counters(state, (double)n, kAdamBytes * n, now() - t0, roof);
+}
+
+// ---------------------------------------------------------------- multi
+void BM_adam_step_multi(benchmark::State &state, lazyadam_backend b, size_t count, size_t each,
+        int threads)
+{
+    size_t total = count * each;
+    Arrays &a = arrays(total);
+    double roof = roofline_seconds(total, threads);
+    a.init();
+    std::vector<lazyadam_tensor> ts(count);
+    for (size_t i = 0; i < count; i++)   // separate tensors, laid out as a trainer's would be
+        ts[i] = { each, a.p + i * each, a.g + i * each, a.m + i * each, a.v + i * each, nullptr };
+    lazyadam_config c = config_for(b, threads);
+    int64_t step = 1;
+    double t0 = now();
+    for (auto _ : state)
+        if (lazyadam_adam_step_multi(&c, step++, count, ts.data()) != LAZYADAM_OK)
+            state.SkipWithError("lazyadam_adam_step_multi failed");
+    set_counters(state, (double)total, kAdamBytes * total, now() - t0, roof);
+}
+
+// ---------------------------------------------------------------- sparse
+enum Dist { UNIFORM, ZIPF };
+const char *dist_name(Dist d) { return d == ZIPF ? "zipf1.05" : "uniform"; }
+
+// A table (p, m, v) shared by all sparse benchmarks of at most its size.
+struct Table {
+    size_t cap = 0;
+    float *p = nullptr, *m = nullptr, *v = nullptr;
+    float *vals = nullptr;
+    size_t vals_cap = 0;
+    std::vector<int64_t> last;
+    void ensure(size_t elems) {
+        if (elems <= cap)
+            return;
+        std::free(p); std::free(m); std::free(v);
+        p = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
+        m = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
+        v = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
+        cap = elems;
+        reset(elems);
+    }
+    // A fresh table: small parameters, zero moments (as a new model starts).
+    void reset(size_t elems) {
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < elems; i++) {
+            p[i] = 0.01f * (float)((i * 2654435761u) % 1000) - 5.0f;
+            m[i] = 0.0f;
+            v[i] = 0.0f;
+        }
+    }
+    void ensure_values(size_t n) {
+        if (n <= vals_cap)
+            return;
+        std::free(vals);
+        vals = static_cast<float *>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
+        for (size_t i = 0; i < n; i++)
+            vals[i] = 1e-3f * (float)((i * 7) % 13) - 6e-3f;
+        vals_cap = n;
+    }
+};
+Table &table() { static Table t; return t; }
+
+// Index streams for `steps` steps: nnz indices each, a share `dup` of them repeating an
+// earlier index of the same step; Zipf(1.05) draws make hot rows the low ones.
+std::vector<std::vector<int64_t>> index_steps(size_t rows, size_t nnz, Dist d, double dup,
+        int steps, uint64_t seed)
+{
+    std::mt19937_64 gen(seed);
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    std::vector<std::vector<int64_t>> out(steps, std::vector<int64_t>(nnz));
+    const double s = 1.05, e = 1.0 - s, top = std::pow((double)rows + 1.0, e);
+    for (auto &idx : out)
+        for (size_t i = 0; i < nnz; i++) {
+            if (i > 0 && u01(gen) < dup) {
+                idx[i] = idx[gen() % i];
+                continue;
+            }
+            if (d == UNIFORM) {
+                idx[i] = (int64_t)(gen() % rows);
+            } else {   // inverse CDF of the continuous power law on [1, rows + 1)
+                double x = std::pow(1.0 + u01(gen) * (top - 1.0), 1.0 / e);
+                idx[i] = std::min<int64_t>((int64_t)x - 1, (int64_t)rows - 1);
+            }
+        }
+    return out;
+}
+
+size_t distinct(const std::vector<int64_t> &idx)
+{
+    std::vector<int64_t> c(idx);
+    std::sort(c.begin(), c.end());
+    return (size_t)(std::unique(c.begin(), c.end()) - c.begin());
+}
+
+enum SparseOp { LAZY, ADAM_SPARSE };
+
+void BM_sparse(benchmark::State &state, SparseOp op, lazyadam_backend b, size_t rows, size_t dim,
+        double density, Dist d, int threads)
+{
+    size_t nnz = std::max<size_t>(1, (size_t)((double)rows * density));
+    Table &t = table();
+    t.ensure(rows * dim);
+    t.ensure_values(nnz * dim);
+    auto steps = index_steps(rows, nnz, d, 0.05, 8, rows * 31 + nnz);
+    double touched = 0;
+    for (auto &s : steps)
+        touched += (double)distinct(s) * (double)dim;
+    touched /= (double)steps.size();
+    lazyadam_config c = config_for(b, threads);
+    double elems = op == LAZY ? touched : (double)rows * dim;
+    // Roofline: the loop's time on as many elements as this step must update.
+    double roof = roofline_seconds(std::max<size_t>(1024, (size_t)elems), threads);
+    int64_t step = 1;
+    double t0 = now();
+    for (auto _ : state) {
+        const auto &idx = steps[(size_t)step % steps.size()];
+        lazyadam_status st = op == LAZY
+            ? lazyadam_lazy_step(&c, step, rows, dim, t.p, t.m, t.v, nullptr, nnz, idx.data(), t.vals)
+            : lazyadam_adam_sparse_step(&c, step, rows, dim, t.p, t.m, t.v, nullptr, nnz, idx.data(), t.vals);
+        if (st != LAZYADAM_OK)
+            state.SkipWithError(lazyadam_status_string(st));
+        step++;
+    }
+    set_counters(state, elems, kAdamBytes * elems, now() - t0, roof);
+    state.counters["nnz"] = (double)nnz;
+}
+
+// Exact LazyAdam over a whole run: `nsteps` steps from a fresh table plus the final
+// flush, per iteration; reported per step. Compared with lazy_step and adam_sparse_step
+// over the same run.
+enum RunOp { RUN_EXACT, RUN_LAZY, RUN_ADAM_SPARSE };
+const char *run_name(RunOp o) { return o == RUN_EXACT ? "exact" : o == RUN_LAZY ? "lazy" : "adam_sparse"; }
+
+void BM_run(benchmark::State &state, RunOp op, size_t rows, size_t dim, double density, Dist d,
+        int nsteps, int threads)
+{
+    size_t nnz = std::max<size_t>(1, (size_t)((double)rows * density));
+    Table &t = table();
+    t.ensure(rows * dim);
+    t.ensure_values(nnz * dim);
+    t.last.assign(rows, 0);
+    auto steps = index_steps(rows, nnz, d, 0.05, nsteps, 12345);
+    lazyadam_config c = lazyadam_default_config();
+    c.num_threads = threads;
+    double t_run = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        t.reset(rows * dim);
+        std::fill(t.last.begin(), t.last.end(), 0);
+        state.ResumeTiming();
+        double t0 = now();
+        for (int s = 1; s <= nsteps; s++) {
+            const int64_t *idx = steps[(size_t)s - 1].data();
+            lazyadam_status st = op == RUN_EXACT
+                ? lazyadam_exact_lazy_step(&c, s, rows, dim, t.p, t.m, t.v, nullptr, t.last.data(), nnz, idx, t.vals)
+                : op == RUN_LAZY
+                ? lazyadam_lazy_step(&c, s, rows, dim, t.p, t.m, t.v, nullptr, nnz, idx, t.vals)
+                : lazyadam_adam_sparse_step(&c, s, rows, dim, t.p, t.m, t.v, nullptr, nnz, idx, t.vals);
+            if (st != LAZYADAM_OK)
+                state.SkipWithError(lazyadam_status_string(st));
+        }
+        if (op == RUN_EXACT &&
+            lazyadam_exact_flush(&c, nsteps, rows, dim, t.p, t.m, t.v, nullptr, t.last.data()) != LAZYADAM_OK)
+            state.SkipWithError("flush failed");
+        t_run += now() - t0;
+    }
+    state.counters["ms_per_step"] = 1e3 * t_run / ((double)state.iterations() * nsteps);
+    state.counters["steps"] = nsteps;
+}
+
+// ---------------------------------------------------------------- index grouping
+void BM_group(benchmark::State &state, int method, size_t rows, size_t nnz)
+{
+    auto idx = index_steps(rows, nnz, UNIFORM, 0.05, 1, 7)[0];
+    for (auto _ : state)
+        benchmark::DoNotOptimize(bench_group_indices(method, nnz, idx.data(), rows));
+    state.SetItemsProcessed((int64_t)(state.iterations() * (double)nnz));
+}
+
+// ---------------------------------------------------------------- registration
+template <class F>
+void reg(const std::string &name, double min_time, F f)
+{
+    auto *b = benchmark::RegisterBenchmark(name.c_str(), f);
+    b->UseRealTime()->Unit(benchmark::kMicrosecond)->MinTime(min_time);
+}
+
+void register_all()
+{
+    const double mt = g_full ? 0.2 : 0.05;
+    std::vector<lazyadam_backend> backends;
+    for (lazyadam_backend b : { LAZYADAM_BACKEND_SCALAR, LAZYADAM_BACKEND_AVX2,
+                                LAZYADAM_BACKEND_AVX512, LAZYADAM_BACKEND_ONEDNN })
+        if (lazyadam_backend_available(b))
+            backends.push_back(b);
+        else
+            std::fprintf(stderr, "lazyadam-bench: backend %s skipped: %s\n",
+                    lazyadam_backend_name(b), lazyadam_backend_unavailable_reason(b));
+    std::vector<int> log2n;
+    for (int k = 10; k <= 26; k += g_full ? 1 : 5)
+        log2n.push_back(k);
+    if (!g_full)
+        log2n = { 10, 15, 20, 25 };
+    char buf[256];
+    for (int k : log2n)
+        for (int t : { 1, 2 }) {
+            size_t n = (size_t)1 << k;
+            std::snprintf(buf, sizeof buf, "roofline/n:%zu/threads:%d", n, t);
+            reg(buf, mt, [=](benchmark::State &s) { BM_roofline(s, n, t); });
+            std::snprintf(buf, sizeof buf, "copy/n:%zu/threads:%d", n, t);
+            reg(buf, mt, [=](benchmark::State &s) { BM_copy(s, n, t); });
+            std::snprintf(buf, sizeof buf, "plain_adam/n:%zu/threads:%d", n, t);
+            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t); });
+            for (lazyadam_backend b : backends) {
+                std::snprintf(buf, sizeof buf, "adam_step/%s/n:%zu/threads:%d",
+                        lazyadam_backend_name(b), n, t);
+                reg(buf, mt, [=](benchmark::State &s) { BM_adam_step(s, b, n, t); });
+            }
+        }
+    lazyadam_backend best = lazyadam_backend_resolve(std::make_unique<lazyadam_config>(
+            lazyadam_default_config()).get());
+    for (int t : { 1, 2 }) {
+        for (auto shape : { std::make_pair<size_t, size_t>(1000, 1024), std::make_pair<size_t, size_t>(10000, 128),
+                            std::make_pair<size_t, size_t>(1, 1024000), std::make_pair<size_t, size_t>(1, 1280000) }) {
+            std::snprintf(buf, sizeof buf, "adam_step_multi/%s/tensors:%zu/each:%zu/threads:%d",
+                    lazyadam_backend_name(best), shape.first, shape.second, t);
+            reg(buf, mt, [=](benchmark::State &s) { BM_adam_step_multi(s, best, shape.first, shape.second, t); });
+        }
+    }
+    // Sparse tables. Full: rows 1e4..1e7 x dim {16, 64, 256} x density 0.01%..100%,
+    // capped at 2^28 table elements (1 GiB a buffer) for this machine's memory.
+    std::vector<size_t> rows_list = g_full ? std::vector<size_t>{ 10000, 100000, 1000000, 10000000 }
+                                           : std::vector<size_t>{ 1000000 };
+    std::vector<size_t> dims = g_full ? std::vector<size_t>{ 16, 64, 256 } : std::vector<size_t>{ 64 };
+    std::vector<double> dens = g_full ? std::vector<double>{ 0.0001, 0.001, 0.01, 0.1, 1.0 }
+                                      : std::vector<double>{ 0.001, 0.01, 0.1 };
+    for (size_t rows : rows_list)
+        for (size_t dim : dims)
+            for (double de : dens)
+                for (Dist d : { UNIFORM, ZIPF })
+                    for (int t : { 1, 2 }) {
+                        if (rows * dim > ((size_t)1 << 28) || (!g_full && t == 1 && de != 0.01))
+                            continue;
+                        for (SparseOp op : { LAZY, ADAM_SPARSE }) {
+                            if (op == ADAM_SPARSE && !g_full && d == ZIPF)
+                                continue;
+                            std::snprintf(buf, sizeof buf, "%s/%s/rows:%zu/dim:%zu/density:%g/%s/threads:%d",
+                                    op == LAZY ? "lazy_step" : "adam_sparse_step",
+                                    lazyadam_backend_name(best), rows, dim, de, dist_name(d), t);
+                            reg(buf, mt, [=](benchmark::State &s) { BM_sparse(s, op, best, rows, dim, de, d, t); });
+                        }
+                    }
+    // A whole training run, exact LazyAdam against its two alternatives.
+    int nsteps = g_full ? 200 : 20;
+    for (Dist d : { UNIFORM, ZIPF })
+        for (RunOp op : { RUN_EXACT, RUN_LAZY, RUN_ADAM_SPARSE }) {
+            std::snprintf(buf, sizeof buf, "run/%s/rows:1000000/dim:64/density:0.01/%s/steps:%d/threads:2",
+                    run_name(op), dist_name(d), nsteps);
+            auto *bm = benchmark::RegisterBenchmark(buf, [=](benchmark::State &s) {
+                BM_run(s, op, 1000000, 64, 0.01, d, nsteps, 2); });
+            bm->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+        }
+    // Index grouping: radix sort against hashing, nnz 10 .. 1e6 (lib/dedup.c).
+    for (size_t nnz : { (size_t)10, (size_t)100, (size_t)1000, (size_t)10000, (size_t)100000, (size_t)1000000 })
+        for (size_t rows : { (size_t)1000000, (size_t)100000000 })
+            for (int method : { 0, 1 }) {
+                std::snprintf(buf, sizeof buf, "group/%s/rows:%zu/nnz:%zu",
+                        method ? "hash" : "sort", rows, nnz);
+                reg(buf, mt, [=](benchmark::State &s) { BM_group(s, method, rows, nnz); });
+            }
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    std::vector<char *> args;
+    for (int i = 0; i < argc; i++) {
+        if (!std::strcmp(argv[i], "--profile=full"))
+            g_full = true;
+        else if (!std::strcmp(argv[i], "--profile=quick"))
+            g_full = false;
+        else
+            args.push_back(argv[i]);
+    }
+    int n = (int)args.size();
+    benchmark::Initialize(&n, args.data());
+    register_all();
+    benchmark::AddCustomContext("lazyadam_version", lazyadam_version());
+    benchmark::AddCustomContext("profile", g_full ? "full" : "quick");
+    lazyadam_config c = lazyadam_default_config();
+    benchmark::AddCustomContext("auto_backend", lazyadam_backend_name(lazyadam_backend_resolve(&c)));
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
