@@ -404,6 +404,9 @@ void register_all()
             reg(buf, mt, [=](benchmark::State &s) { BM_adam_step_multi(s, best, shape.first, shape.second, t); });
         }
     }
+    std::vector<lazyadam_backend> sparse_backends = { best };
+    if (lazyadam_backend_available(LAZYADAM_BACKEND_ONEDNN))
+        sparse_backends.push_back(LAZYADAM_BACKEND_ONEDNN);
     // Sparse tables. Full: rows 1e4..1e7 x dim {16, 64, 256} x density 0.01%..100%,
     // capped at 2^28 table elements (1 GiB a buffer) for this machine's memory.
     std::vector<size_t> rows_list = g_full ? std::vector<size_t>{ 10000, 100000, 1000000, 10000000 }
@@ -418,14 +421,17 @@ void register_all()
                     for (int t : { 1, 2 }) {
                         if (rows * dim > ((size_t)1 << 28) || (!g_full && t == 1 && de != 0.01))
                             continue;
-                        for (SparseOp op : { LAZY, ADAM_SPARSE }) {
-                            if (op == ADAM_SPARSE && !g_full && d == ZIPF)
-                                continue;
-                            std::snprintf(buf, sizeof buf, "%s/%s/rows:%zu/dim:%zu/density:%g/%s/threads:%d",
-                                    op == LAZY ? "lazy_step" : "adam_sparse_step",
-                                    lazyadam_backend_name(best), rows, dim, de, dist_name(d), t);
-                            reg(buf, mt, [=](benchmark::State &s) { BM_sparse(s, op, best, rows, dim, de, d, t); });
-                        }
+                        for (SparseOp op : { LAZY, ADAM_SPARSE })
+                            for (lazyadam_backend b : sparse_backends) {
+                                if (op == ADAM_SPARSE && !g_full && d == ZIPF)
+                                    continue;
+                                if (b != best && (t == 1 || de != 0.01))
+                                    continue;   // the oneDNN backend at one point per shape
+                                std::snprintf(buf, sizeof buf, "%s/%s/rows:%zu/dim:%zu/density:%g/%s/threads:%d",
+                                        op == LAZY ? "lazy_step" : "adam_sparse_step",
+                                        lazyadam_backend_name(b), rows, dim, de, dist_name(d), t);
+                                reg(buf, mt, [=](benchmark::State &s) { BM_sparse(s, op, b, rows, dim, de, d, t); });
+                            }
                     }
     // A whole training run, exact LazyAdam against its two alternatives.
     int nsteps = g_full ? 200 : 20;

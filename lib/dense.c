@@ -54,6 +54,22 @@ static void run_range(const lazyadam_kernels *k, const lazyadam_tensor *t, size_
             s->amsgrad ? t->vmax + lo : NULL, s);
 }
 
+/* An array backend (oneDNN) takes each tensor whole and threads itself. */
+static lazyadam_status run_array(const lazyadam_kernels *k, const lazyadam_config *cfg,
+        const lazyadam_scalars *s, size_t count, const lazyadam_tensor *ts)
+{
+    void *ctx;
+    lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &ctx);
+    if (st != LAZYADAM_OK)
+        return st;
+    for (size_t i = 0; i < count; i++)
+        if (ts[i].n)
+            k->array->run(ctx, ts[i].n, ts[i].param, ts[i].grad, ts[i].m, ts[i].v,
+                    s->amsgrad ? ts[i].vmax : NULL);
+    k->array->end(ctx);
+    return LAZYADAM_OK;
+}
+
 lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, size_t n,
         float *param, const float *grad, float *m, float *v, float *vmax)
 {
@@ -71,6 +87,8 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
         return LAZYADAM_OK;
 
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    if (k->array)
+        return run_array(k, cfg, &s, 1, &t);
     int T = lazyadam_threads_for(cfg, n);
     if (T == 1) {
         run_range(k, &t, 0, n, &s);
@@ -134,6 +152,8 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
         return st;
 
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    if (k->array)
+        return run_array(k, cfg, &s, count, tensors);
     int T = lazyadam_threads_for(cfg, total);
     if (T == 1) {
         run_multi_part(k, count, tensors, 0, total, &s);

@@ -17,6 +17,9 @@ static const lazyadam_kernels *const table[NBACKENDS] = {
 #ifdef LAZYADAM_HAVE_AVX512
     [LAZYADAM_BACKEND_AVX512] = &lazyadam_kernels__avx512,
 #endif
+#ifdef LAZYADAM_HAVE_ONEDNN
+    [LAZYADAM_BACKEND_ONEDNN] = &lazyadam_kernels__onednn,
+#endif
 };
 
 static int valid_backend(lazyadam_backend b)

@@ -102,21 +102,34 @@ lazyadam_status lazyadam_exact_lazy_step(const lazyadam_config *cfg, int64_t ste
         return st;
     }
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    lazyadam_named nu;
+    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, &nu)) != LAZYADAM_OK) {
+        lazyadam_free(pl.sc);
+        lazyadam_groups_free(&g);
+        return st;
+    }
     int ams = s.amsgrad;
     size_t count = g.count;
-    int T = lazyadam_threads_for(cfg, count * dim);
+    int T = nu.threads;
     /* Rows lag by different amounts, so hand them out dynamically; the result does
-     * not depend on which thread takes a row. */
+     * not depend on which thread takes a row. A chunk backend updates each row right
+     * after its catch-up, while it is in cache; an array backend takes all the caught-up
+     * rows at once. */
     #pragma omp parallel for num_threads(T) schedule(dynamic, 16) if (T > 1)
     for (size_t i = 0; i < count; i++) {
         size_t r = (size_t)g.row[i], off = r * dim;
         float *vm = ams ? vmax + off : NULL;
         replay_row(k, &pl, last_step[r] + 1, step - 1, dim, param + off, m + off, v + off,
                 vm, ams);
-        k->rows(dim, param + off, m + off, v + off, vm, values, g.src + g.start[i],
-                g.start[i + 1] - g.start[i], &s);
-        last_step[r] = step;
+        if (!k->array)
+            k->rows(dim, param + off, m + off, v + off, vm, values, g.src + g.start[i],
+                    g.start[i + 1] - g.start[i], &s);
     }
+    if (k->array)
+        lazyadam_named_apply(&nu, k, &g, dim, param, m, v, vmax, values, &s);
+    for (size_t i = 0; i < count; i++)
+        last_step[g.row[i]] = step;
+    lazyadam_named_release(&nu, k);
     lazyadam_free(pl.sc);
     lazyadam_groups_free(&g);
     return LAZYADAM_OK;

@@ -49,6 +49,8 @@ const lazyadam_cpu *lazyadam_cpu_features(void);
 
 /* parallel.c — how many threads a call uses and which part each one takes. */
 int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems);
+/* The threads a call may use at most: num_threads, or the OpenMP default. */
+int lazyadam_threads_requested(const lazyadam_config *cfg);
 /* The half-open element range [lo, hi) of thread t of T over n elements, split at
  * multiples of 16 floats counted from `lead` (so that split points fall on 64-byte
  * lines of the written buffer). */
@@ -72,6 +74,21 @@ void lazyadam_groups_free(lazyadam_groups *g);
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
         lazyadam_groups *out);
 lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *out);
+
+/* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
+ * LazyAdam). prepare does everything that can fail, before anything is written;
+ * apply cannot fail; release frees. */
+typedef struct lazyadam_named {
+    int threads;
+    float *scratch;   /* array backends: the gathered rows */
+    void *ctx;        /* array backends: their call state */
+} lazyadam_named;
+lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
+        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, lazyadam_named *nu);
+void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
+        const lazyadam_groups *g, size_t dim, float *param, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s);
+void lazyadam_named_release(lazyadam_named *nu, const lazyadam_kernels *k);
 
 /* alloc.c — scratch allocation; tests can make it fail. */
 void *lazyadam_alloc(size_t bytes);

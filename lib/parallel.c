@@ -9,9 +9,14 @@
  * fork would cost more than the whole update (0.23 us). */
 #define MIN_ELEMS_PER_THREAD 16384
 
+int lazyadam_threads_requested(const lazyadam_config *cfg)
+{
+    return cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
+}
+
 int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems)
 {
-    int want = cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
+    int want = lazyadam_threads_requested(cfg);
     size_t useful = work_elems / MIN_ELEMS_PER_THREAD;
     if (useful < 1)
         useful = 1;

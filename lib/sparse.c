@@ -1,6 +1,8 @@
 /* Row-sparse entry points: lazyadam_lazy_step (LazyAdam) and
- * lazyadam_adam_sparse_step (Adam on the densified gradient). */
+ * lazyadam_adam_sparse_step (Adam on the densified gradient), and the update of the
+ * rows a sparse gradient names, shared with exact LazyAdam (lib/exact.c). */
 #include <omp.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -26,7 +28,7 @@ static void prefetch_row(const float *x, size_t dim)
         __builtin_prefetch(c + b, 1, 3);
 }
 
-/* Groups [lo, hi) of a LazyAdam step. */
+/* Groups [lo, hi) through a chunk backend's row kernel. */
 static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, size_t lo,
         size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
@@ -44,6 +46,95 @@ static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, siz
     }
 }
 
+/* The summed gradient of group i (input order: the first value row as it is, then
+ * each next one added), written to out[0..dim). */
+static void sum_group(const lazyadam_groups *g, size_t i, size_t dim, const float *values,
+        float *out)
+{
+    const size_t *src = g->src + g->start[i];
+    size_t nsrc = g->start[i + 1] - g->start[i];
+    memcpy(out, values + src[0] * dim, dim * sizeof(float));
+    for (size_t k = 1; k < nsrc; k++) {
+        const float *x = values + src[k] * dim;
+        for (size_t j = 0; j < dim; j++)
+            out[j] = out[j] + x[j];
+    }
+}
+
+lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
+        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, lazyadam_named *nu)
+{
+    memset(nu, 0, sizeof *nu);
+    nu->threads = lazyadam_threads_for(cfg, g->count * dim);
+    if (!k->array || g->count == 0)
+        return LAZYADAM_OK;
+    /* An array backend sees the named rows gathered into contiguous scratch:
+     * p, g, m, v (and vmax), each count x dim. */
+    size_t n = g->count * dim, arrays = s->amsgrad ? 5 : 4;
+    if (!lazyadam_size_ok(n, arrays, sizeof(float)))
+        return LAZYADAM_E_NOMEM;
+    nu->scratch = lazyadam_alloc(n * arrays * sizeof(float));
+    if (!nu->scratch)
+        return LAZYADAM_E_NOMEM;
+    lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &nu->ctx);
+    if (st != LAZYADAM_OK) {
+        lazyadam_free(nu->scratch);
+        nu->scratch = NULL;
+    }
+    return st;
+}
+
+void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
+        const lazyadam_groups *g, size_t dim, float *param, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s)
+{
+    size_t count = g->count;
+    if (count == 0)
+        return;
+    if (!k->array) {
+        int T = nu->threads;
+        if (T == 1) {
+            lazy_groups(k, g, 0, count, dim, param, m, v, vmax, values, s);
+            return;
+        }
+        #pragma omp parallel num_threads(T)
+        {
+            size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+            lazy_groups(k, g, count * t / nt, count * (t + 1) / nt, dim, param, m, v, vmax,
+                    values, s);
+        }
+        return;
+    }
+    size_t n = count * dim;
+    float *sp = nu->scratch, *sg = sp + n, *sm = sg + n, *sv = sm + n, *sx = sv + n;
+    for (size_t i = 0; i < count; i++) {
+        size_t off = (size_t)g->row[i] * dim, at = i * dim;
+        memcpy(sp + at, param + off, dim * sizeof(float));
+        memcpy(sm + at, m + off, dim * sizeof(float));
+        memcpy(sv + at, v + off, dim * sizeof(float));
+        if (s->amsgrad)
+            memcpy(sx + at, vmax + off, dim * sizeof(float));
+        sum_group(g, i, dim, values, sg + at);
+    }
+    k->array->run(nu->ctx, n, sp, sg, sm, sv, s->amsgrad ? sx : NULL);
+    for (size_t i = 0; i < count; i++) {
+        size_t off = (size_t)g->row[i] * dim, at = i * dim;
+        memcpy(param + off, sp + at, dim * sizeof(float));
+        memcpy(m + off, sm + at, dim * sizeof(float));
+        memcpy(v + off, sv + at, dim * sizeof(float));
+        if (s->amsgrad)
+            memcpy(vmax + off, sx + at, dim * sizeof(float));
+    }
+}
+
+void lazyadam_named_release(lazyadam_named *nu, const lazyadam_kernels *k)
+{
+    if (nu->ctx)
+        k->array->end(nu->ctx);
+    lazyadam_free(nu->scratch);
+    memset(nu, 0, sizeof *nu);
+}
+
 lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
         size_t rows, size_t dim, float *param, float *m, float *v, float *vmax,
         size_t nnz, const int64_t *indices, const float *values)
@@ -58,29 +149,20 @@ lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
     if ((st = lazyadam_group_indices(nnz, indices, rows, 0, &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
-    size_t count = g.count;
-    int T = lazyadam_threads_for(cfg, count * dim);
-    if (T == 1) {
-        lazy_groups(k, &g, 0, count, dim, param, m, v, vmax, values, &s);
-    } else {
-        #pragma omp parallel num_threads(T)
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            size_t lo = count * (size_t)t / (size_t)nt, hi = count * (size_t)(t + 1) / (size_t)nt;
-            lazy_groups(k, &g, lo, hi, dim, param, m, v, vmax, values, &s);
-        }
+    lazyadam_named nu;
+    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, &nu)) == LAZYADAM_OK) {
+        lazyadam_named_apply(&nu, k, &g, dim, param, m, v, vmax, values, &s);
+        lazyadam_named_release(&nu, k);
     }
     lazyadam_groups_free(&g);
-    return LAZYADAM_OK;
+    return st;
 }
 
 /* The rows [r0, r1) of an Adam step on the densified gradient: named rows get their
  * summed gradient, runs of unnamed rows a zero gradient. g->row is ascending. */
-static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g,
-        size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
-        const float *values, const lazyadam_scalars *s)
+static size_t first_group_at(const lazyadam_groups *g, size_t r0)
 {
-    size_t lo = 0, hi = g->count;   /* first group with row >= r0 */
+    size_t lo = 0, hi = g->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if ((size_t)g->row[mid] < r0)
@@ -88,8 +170,15 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
         else
             hi = mid;
     }
+    return lo;
+}
+
+static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g,
+        size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s)
+{
     size_t r = r0;
-    for (size_t i = lo; r < r1; i++) {
+    for (size_t i = first_group_at(g, r0); r < r1; i++) {
         size_t next = (i < g->count && (size_t)g->row[i] < r1) ? (size_t)g->row[i] : r1;
         if (next > r) {
             size_t off = r * dim;
@@ -100,6 +189,41 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
             update_group(k, g, i, dim, param, m, v, vmax, values, s);
         r = next + 1;
     }
+}
+
+/* An array backend takes the table in blocks of whole rows, about this many elements,
+ * each with its densified gradient built in scratch. */
+#define ARRAY_BLOCK ((size_t)1 << 18)
+
+static lazyadam_status sparse_adam_array(const lazyadam_kernels *k, const lazyadam_config *cfg,
+        const lazyadam_groups *g, size_t rows, size_t dim, float *param, float *m, float *v,
+        float *vmax, const float *values, const lazyadam_scalars *s)
+{
+    size_t block_rows = ARRAY_BLOCK / dim ? ARRAY_BLOCK / dim : 1;
+    if (block_rows > rows)
+        block_rows = rows;
+    float *grad = lazyadam_alloc(block_rows * dim * sizeof(float));
+    if (!grad)
+        return LAZYADAM_E_NOMEM;
+    void *ctx;
+    lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &ctx);
+    if (st != LAZYADAM_OK) {
+        lazyadam_free(grad);
+        return st;
+    }
+    size_t i = 0;
+    for (size_t r0 = 0; r0 < rows; r0 += block_rows) {
+        size_t r1 = r0 + block_rows < rows ? r0 + block_rows : rows;
+        memset(grad, 0, (r1 - r0) * dim * sizeof(float));
+        for (; i < g->count && (size_t)g->row[i] < r1; i++)
+            sum_group(g, i, dim, values, grad + ((size_t)g->row[i] - r0) * dim);
+        size_t off = r0 * dim;
+        k->array->run(ctx, (r1 - r0) * dim, param + off, grad, m + off, v + off,
+                s->amsgrad ? vmax + off : NULL);
+    }
+    k->array->end(ctx);
+    lazyadam_free(grad);
+    return LAZYADAM_OK;
 }
 
 lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t step,
@@ -116,6 +240,11 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
     if ((st = lazyadam_group_indices(nnz, indices, rows, 1, &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    if (k->array) {
+        st = sparse_adam_array(k, cfg, &g, rows, dim, param, m, v, vmax, values, &s);
+        lazyadam_groups_free(&g);
+        return st;
+    }
     int T = lazyadam_threads_for(cfg, rows * dim);
     if (T == 1) {
         sparse_adam_rows(k, &g, 0, rows, dim, param, m, v, vmax, values, &s);

@@ -194,10 +194,11 @@ int tally_finish(const tally *t)
     return t->failed ? 1 : 0;
 }
 
-size_t bitwise_backends(tally *t, lazyadam_backend out[4])
+size_t test_backends(tally *t, lazyadam_backend out[4])
 {
     static const lazyadam_backend all[] = {
         LAZYADAM_BACKEND_SCALAR, LAZYADAM_BACKEND_AVX2, LAZYADAM_BACKEND_AVX512,
+        LAZYADAM_BACKEND_ONEDNN,
     };
     size_t k = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -208,6 +209,31 @@ size_t bitwise_backends(tally *t, lazyadam_backend out[4])
             out[k++] = all[i];
     }
     return k;
+}
+
+uint64_t backend_tolerance(lazyadam_backend b)
+{
+    return b == LAZYADAM_BACKEND_ONEDNN ? 8 : 0;
+}
+
+uint64_t current_tol, current_max_ulp;
+
+void harness_begin_backend(lazyadam_backend b)
+{
+    current_tol = backend_tolerance(b);
+    current_max_ulp = 0;
+}
+
+void harness_report_ulp(lazyadam_backend b)
+{
+    printf("backend %s: largest distance from the reference %llu ulp (allowed %llu)\n",
+            lazyadam_backend_name(b), (unsigned long long)current_max_ulp,
+            (unsigned long long)current_tol);
+}
+
+size_t compare_state(const char *what, const float *want, const float *got, size_t n)
+{
+    return compare_floats(what, want, got, n, current_tol, &current_max_ulp);
 }
 
 void fill_normal(rng *r, float *x, size_t n, float scale)

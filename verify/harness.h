@@ -53,9 +53,21 @@ void tally_case(tally *t, int ok, const char *fmt, ...);   /* prints only failur
 void tally_skip(tally *t, const char *fmt, ...);          /* always prints the reason */
 int tally_finish(const tally *t);                          /* exit status */
 
-/* The backends this suite compares bitwise; an unavailable one is reported skipped
- * with its reason. Returns the number written into out (at most 4). */
-size_t bitwise_backends(tally *t, lazyadam_backend out[4]);
+/* The backends this suite compares with the reference; an unavailable one is reported
+ * skipped with its reason. Returns the number written into out (at most 4). */
+size_t test_backends(tally *t, lazyadam_backend out[4]);
+
+/* The largest distance, in ULP, a backend may be from the contract in one step: 0 (bitwise)
+ * for scalar, AVX2 and AVX-512; 8 for oneDNN, which composes oneDNN primitives. */
+uint64_t backend_tolerance(lazyadam_backend b);
+
+/* The tolerance of the backend under test, and the largest distance seen for it, which
+ * compare_state() below uses and updates; harness_report_ulp() prints it. */
+extern uint64_t current_tol, current_max_ulp;
+void harness_begin_backend(lazyadam_backend b);
+void harness_report_ulp(lazyadam_backend b);
+/* compare_floats with the current backend's tolerance, recording its distance. */
+size_t compare_state(const char *what, const float *want, const float *got, size_t n);
 
 /* Fills x[0..n) with a gradient-like, moment-like or parameter-like distribution. */
 void fill_normal(rng *r, float *x, size_t n, float scale);

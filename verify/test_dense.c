@@ -50,11 +50,11 @@ static void state_free(state *s)
  * guard is intact. */
 static int state_check(const state *s, int ams)
 {
-    size_t bad = compare_floats("param", s->rp, s->p.p, s->n, 0, NULL)
-               + compare_floats("m", s->rm, s->m.p, s->n, 0, NULL)
-               + compare_floats("v", s->rv, s->v.p, s->n, 0, NULL);
+    size_t bad = compare_state("param", s->rp, s->p.p, s->n)
+               + compare_state("m", s->rm, s->m.p, s->n)
+               + compare_state("v", s->rv, s->v.p, s->n);
     if (ams)
-        bad += compare_floats("vmax", s->rx, s->x.p, s->n, 0, NULL);
+        bad += compare_state("vmax", s->rx, s->x.p, s->n);
     int guards = gbuf_guards_ok(&s->p) && gbuf_guards_ok(&s->g) && gbuf_guards_ok(&s->m)
               && gbuf_guards_ok(&s->v) && gbuf_guards_ok(&s->x);
     if (!guards)
@@ -137,10 +137,12 @@ int main(void)
     rng r = { harness_seed("test_dense") };
     tally t = { 0, 0, 0 };
     lazyadam_backend bes[4];
-    size_t nb = bitwise_backends(&t, bes);
+    size_t nb = test_backends(&t, bes);
     for (size_t b = 0; b < nb; b++) {
+        harness_begin_backend(bes[b]);
         dense_cases(&t, &r, bes[b]);
         multi_cases(&t, &r, bes[b]);
+        harness_report_ulp(bes[b]);
     }
     return tally_finish(&t);
 }

@@ -50,11 +50,11 @@ static void table_free(table *tb)
 
 static int table_check(const table *tb, int ams)
 {
-    size_t bad = compare_floats("param", tb->rp, tb->p.p, tb->n, 0, NULL)
-               + compare_floats("m", tb->rm, tb->m.p, tb->n, 0, NULL)
-               + compare_floats("v", tb->rv, tb->v.p, tb->n, 0, NULL);
+    size_t bad = compare_state("param", tb->rp, tb->p.p, tb->n)
+               + compare_state("m", tb->rm, tb->m.p, tb->n)
+               + compare_state("v", tb->rv, tb->v.p, tb->n);
     if (ams)
-        bad += compare_floats("vmax", tb->rx, tb->x.p, tb->n, 0, NULL);
+        bad += compare_state("vmax", tb->rx, tb->x.p, tb->n);
     int guards = gbuf_guards_ok(&tb->p) && gbuf_guards_ok(&tb->m) && gbuf_guards_ok(&tb->v)
               && gbuf_guards_ok(&tb->x);
     if (!guards)
@@ -182,14 +182,14 @@ static void permutation_cases(tally *t, rng *r, lazyadam_backend be)
                 lazyadam_status s3 = lazyadam_adam_step(&cfg, step, n, dp, dense, dm, dv,
                         ams ? dx : NULL);
                 ok = s1 == LAZYADAM_OK && s2 == LAZYADAM_OK && s3 == LAZYADAM_OK
-                  && !compare_floats("lazy vs dense param", dp, a.p.p, n, 0, NULL)
-                  && !compare_floats("lazy vs dense m", dm, a.m.p, n, 0, NULL)
-                  && !compare_floats("lazy vs dense v", dv, a.v.p, n, 0, NULL)
-                  && !compare_floats("sparse vs dense param", dp, b.p.p, n, 0, NULL)
-                  && !compare_floats("sparse vs dense m", dm, b.m.p, n, 0, NULL)
-                  && !compare_floats("sparse vs dense v", dv, b.v.p, n, 0, NULL)
-                  && (!ams || (!compare_floats("lazy vs dense vmax", dx, a.x.p, n, 0, NULL)
-                            && !compare_floats("sparse vs dense vmax", dx, b.x.p, n, 0, NULL)));
+                  && !compare_state("lazy vs dense param", dp, a.p.p, n)
+                  && !compare_state("lazy vs dense m", dm, a.m.p, n)
+                  && !compare_state("lazy vs dense v", dv, a.v.p, n)
+                  && !compare_state("sparse vs dense param", dp, b.p.p, n)
+                  && !compare_state("sparse vs dense m", dm, b.m.p, n)
+                  && !compare_state("sparse vs dense v", dv, b.v.p, n)
+                  && (!ams || (!compare_state("lazy vs dense vmax", dx, a.x.p, n)
+                            && !compare_state("sparse vs dense vmax", dx, b.x.p, n)));
                 free(idx); free(val); free(dense);
             }
             tally_case(t, ok, "every row once: lazy == adam_sparse == adam backend=%s "
@@ -216,7 +216,7 @@ static void sum_order_cases(tally *t, lazyadam_backend be)
     ref_adam_step(&cfg, 1, 2, rp, g, rm, rv, NULL);
     /* (1e8 + 1) - 1e8 == 0 in float; the other order gives 1. */
     int ok = st == LAZYADAM_OK && g[0] == 0.0f
-          && !compare_floats("param", rp, p, 2, 0, NULL) && !compare_floats("m", rm, m, 2, 0, NULL);
+          && !compare_state("param", rp, p, 2) && !compare_state("m", rm, m, 2);
     tally_case(t, ok, "duplicates summed in input order backend=%s", lazyadam_backend_name(be));
 
     /* nnz == 0 changes nothing (and needs no index or value pointers). */
@@ -272,12 +272,14 @@ int main(void)
     rng r = { harness_seed("test_sparse") };
     tally t = { 0, 0, 0 };
     lazyadam_backend bes[4];
-    size_t nb = bitwise_backends(&t, bes);
+    size_t nb = test_backends(&t, bes);
     for (size_t b = 0; b < nb; b++) {
+        harness_begin_backend(bes[b]);
         random_cases(&t, &r, bes[b]);
         permutation_cases(&t, &r, bes[b]);
         sum_order_cases(&t, bes[b]);
         tf_vector_cases(&t, bes[b]);
+        harness_report_ulp(bes[b]);
     }
     return tally_finish(&t);
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lazyadam.h"
+
 /* Everything the element update needs, computed once per call (lib/scalars.c)
  * exactly as the numerical contract says. */
 typedef struct lazyadam_scalars {
@@ -36,10 +38,23 @@ typedef void (*lazyadam_replay_fn)(size_t n, float *restrict p, float *restrict 
         float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
         size_t nsteps);
 
+/* A backend that works on whole arrays and threads itself (oneDNN): begin prepares
+ * everything that can fail (primitives, scratch) before anything is written; run updates
+ * n contiguous elements (vmax only with AMSGRAD) and cannot fail; end releases. */
+typedef struct lazyadam_array_ops {
+    lazyadam_status (*begin)(const lazyadam_scalars *s, int threads, void **ctx);
+    void (*run)(void *ctx, size_t n, float *p, const float *g, float *m, float *v, float *vmax);
+    void (*end)(void *ctx);
+} lazyadam_array_ops;
+
+/* Chunk backends fill adam and rows and leave array NULL; an array backend fills array
+ * (the entry points then gather and scatter rows around it). Every backend fills
+ * replay. */
 typedef struct lazyadam_kernels {
     lazyadam_adam_fn adam;
     lazyadam_rows_fn rows;
     lazyadam_replay_fn replay;
+    const lazyadam_array_ops *array;
 } lazyadam_kernels;
 
 /* Scalar kernels: the portable baseline every other backend may borrow from. */
@@ -56,5 +71,6 @@ void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restric
 extern const lazyadam_kernels lazyadam_kernels__scalar;
 extern const lazyadam_kernels lazyadam_kernels__avx2;
 extern const lazyadam_kernels lazyadam_kernels__avx512;
+extern const lazyadam_kernels lazyadam_kernels__onednn;
 
 #endif
