@@ -9,9 +9,16 @@
  * fork would cost more than the whole update (0.23 us). */
 #define MIN_ELEMS_PER_THREAD 16384
 
+/* A request far beyond the machine (num_threads = INT_MAX from a bad config) would make
+ * the OpenMP runtime try to create that many threads and abort the process; more than
+ * this many threads a core never help an update that is bound by memory or arithmetic. */
+#define MAX_THREADS_PER_CORE 64
+
 int lazyadam_threads_requested(const lazyadam_config *cfg)
 {
-    return cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
+    int want = cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
+    int cap = MAX_THREADS_PER_CORE * omp_get_num_procs();
+    return want < cap ? want : cap;
 }
 
 int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems)

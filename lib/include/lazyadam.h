@@ -47,7 +47,7 @@ typedef struct lazyadam_config {
     lazyadam_eps_mode eps_mode;
     unsigned flags;            /* LAZYADAM_AMSGRAD | LAZYADAM_ADAMW | LAZYADAM_MAXIMIZE */
     lazyadam_backend backend;  /* AUTO: best available; env LAZYADAM_BACKEND=name overrides AUTO */
-    int num_threads;           /* 0: the OpenMP default */
+    int num_threads;           /* 0: the OpenMP default; capped at 64 per core */
 } lazyadam_config;
 
 /* lr 0.001, beta1 0.9, beta2 0.999, eps 1e-8, weight_decay 0, EPS_HAT, flags 0, AUTO, 0 */
