@@ -51,7 +51,10 @@ struct Arrays {
             uint32_t h = (uint32_t)(i * 2654435761u);
             float u = (float)(h >> 8) * (1.0f / 16777216.0f) - 0.5f;   // [-0.5, 0.5)
             p[i] = 0.1f * u;
-            g[i] = 2e-3f * u;
+            // |g| >= 1e-4: a gradient that stays exactly zero would let v decay into
+            // denormals over a long benchmark, and their microcode assists would time
+            // the denormal path, not Adam.
+            g[i] = 2e-3f * (u + (u < 0 ? -0.05f : 0.05f));
             m[i] = 1e-4f * u;
             v[i] = 1e-6f * (u * u + 0.01f);
         }
@@ -231,7 +234,7 @@ struct Table {
         std::free(vals);
         vals = static_cast<float *>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
         for (size_t i = 0; i < n; i++)
-            vals[i] = 1e-3f * (float)((i * 7) % 13) - 6e-3f;
+            vals[i] = 1e-3f * ((float)((i * 7) % 13) - 6.5f);   // never exactly 0
         vals_cap = n;
     }
 };

@@ -45,10 +45,12 @@ static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static void init_cpu(void)
 {
     detect(&cpu);
+    LAZYADAM_ONCE_PUBLISH(&cpu_once);
 }
 
 const lazyadam_cpu *lazyadam_cpu_features(void)
 {
     pthread_once(&cpu_once, init_cpu);
+    LAZYADAM_ONCE_ACQUIRE(&cpu_once);
     return &cpu;
 }

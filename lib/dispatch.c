@@ -56,7 +56,15 @@ int lazyadam_backend_available(lazyadam_backend b)
 static lazyadam_backend auto_backend;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
 
+static void init_auto_once(void);
+
 static void init_auto(void)
+{
+    init_auto_once();
+    LAZYADAM_ONCE_PUBLISH(&auto_once);
+}
+
+static void init_auto_once(void)
 {
     const char *env = getenv("LAZYADAM_BACKEND");
     if (env && *env && strcmp(env, "auto") != 0) {
@@ -84,6 +92,7 @@ lazyadam_backend lazyadam_backend_resolve(const lazyadam_config *cfg)
     if (cfg->backend != LAZYADAM_BACKEND_AUTO)
         return lazyadam_backend_available(cfg->backend) ? cfg->backend : LAZYADAM_BACKEND_AUTO;
     pthread_once(&auto_once, init_auto);
+    LAZYADAM_ONCE_ACQUIRE(&auto_once);
     return auto_backend;
 }
 

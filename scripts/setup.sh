@@ -26,7 +26,7 @@ ensure_packages() {
 
 # What building and testing needs; scripts/run adds the Python report tools.
 BUILD_PACKAGES=(gcc g++ meson ninja-build pkg-config cmake libdnnl-dev libbenchmark-dev
-                libhdf5-dev hdf5-tools libsimde-dev)
+                libhdf5-dev hdf5-tools libsimde-dev valgrind clang libclang-rt-14-dev)
 
 configure_and_build() {
     if [ ! -f "$BUILD_DIR/build.ninja" ]; then

@@ -10,7 +10,7 @@
  *   [L2/MAXIMIZE] G  = wd*p + g | wd*p - g | g*(-1)       (else G = g)
  *                 T1 = G*omb1;        m = m*beta1 + T1
  *                 T1 = (G*G)*omb2;    v = v*beta2 + T1
- *   [AMSGRAD]     vmax = max(vmax, v);  S = vmax          (else S = v)
+ *   [AMSGRAD]     T1 = max(v, vmax); vmax = T1*1; S = vmax  (else S = v)
  *                 T0 = sqrt(S*1) [/ rbc2] + eps
  *                 T1 = (m*alpha) / T0
  *                 p  = p[*decay] - T1
@@ -49,7 +49,7 @@ typedef struct link {
 
 typedef struct chain {
     int nlinks;
-    link l[10];   /* at most 9: see the chain above */
+    link l[10];   /* at most 10: see the chain above */
 } chain;
 
 #define SCALAR(i) (100 + (i))
@@ -62,6 +62,7 @@ static void engine_init(void)
 {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success)
         engine_status = LAZYADAM_OK;
+    LAZYADAM_ONCE_PUBLISH(&engine_once);
 }
 
 /* Configurations are told apart by five flags: 32 possible chains per shape. */
@@ -158,7 +159,10 @@ static lazyadam_status chain_build(chain *c, size_t n, const lazyadam_scalars *s
     LINK(dnnl_binary_mul, T_V, SCALAR(SC_B2), T_V, { 'b', dnnl_binary_add, T_T1 });
     int S = T_V;
     if (s->amsgrad) {
-        LINK(dnnl_binary_max, T_X, T_V, T_X, NOPOST);
+        /* The contract's (v > vmax) ? v : vmax is max(v, vmax) with v first — which
+         * operand wins for NaN — so the maximum goes to T1 and is copied back. */
+        LINK(dnnl_binary_max, T_V, T_X, T_T1, NOPOST);
+        LINK(dnnl_binary_mul, T_T1, SCALAR(SC_ONE), T_X, NOPOST);
         S = T_X;
     }
     if (s->eps_plain)
@@ -208,6 +212,7 @@ static void ctx_free(ctx *c)
 static lazyadam_status onednn_begin(const lazyadam_scalars *s, int threads, void **out)
 {
     pthread_once(&engine_once, engine_init);
+    LAZYADAM_ONCE_ACQUIRE(&engine_once);
     if (engine_status != LAZYADAM_OK)
         return engine_status;
     int sig = signature(s);

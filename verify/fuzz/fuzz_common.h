@@ -97,6 +97,9 @@ static int same(const float *a, const float *b, size_t n, lazyadam_backend be)
             if (llabs(ox - oy) <= 8)
                 continue;
         }
+        fprintf(stderr, "element %zu: reference %.9g (0x%08x), library %.9g (0x%08x)\n", i,
+                (double)a[i], *(const uint32_t *)(const void *)&a[i], (double)b[i],
+                *(const uint32_t *)(const void *)&b[i]);
         return 0;
     }
     return 1;

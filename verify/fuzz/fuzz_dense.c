@@ -65,12 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(valid, "an invalid call returned OK (config/step/size/null/alias)");
         if (n) {
-            float *rp = snap, *rg = snap + (g - arena), *rm = snap + 2 * cap, *rv = snap + 3 * cap;
-            float *rx = snap + 4 * cap;
-            ref_adam_step(&c, step, n, rp, rg, rm, rv, ams ? rx : NULL);
+            /* The reference works on the snapshot, at the pointers the call got. */
+            float *rp = snap + (p - arena), *rg = snap + (g - arena), *rm = snap + (m - arena);
+            float *rv = snap + (v - arena), *rx = ams ? snap + (x - arena) : NULL;
+            ref_adam_step(&c, step, n, rp, rg, rm, rv, rx);
             lazyadam_backend be = lazyadam_backend_resolve(&c);
-            FUZZ_CHECK(same(rp, P, n, be) && same(rm, M, n, be) && same(rv, V, n, be)
-                    && (!ams || same(rx, X, n, be)), "adam_step differs from the reference");
+            FUZZ_CHECK(same(rp, p, n, be) && same(rm, m, n, be) && same(rv, v, n, be)
+                    && (!ams || same(rx, x, n, be)), "adam_step differs from the reference");
         }
     }
     free(arena);

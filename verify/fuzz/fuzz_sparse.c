@@ -74,11 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int uses_grad = op != 3, exact = op >= 2;
     size_t gn = uses_grad ? nnz : 0;
     /* What the contract makes invalid. */
-    for (size_t r = 0; r < rows && exact; r++)
-        if (last[r] < 0 || last[r] > step)
+    for (size_t r = 0; r < rows && exact; r++)       /* (before the call) */
+        if (lsnap[r] < 0 || lsnap[r] > step)
             bad_last |= op == 3;
     for (size_t i = 0; i < gn && exact && !bad_index; i++)
-        if (last[idx[i]] < 0 || last[idx[i]] >= step)
+        if (lsnap[idx[i]] < 0 || lsnap[idx[i]] >= step)
             bad_last = 1;
     int nulls = (tab && (!p || !m || !v || (ams && !x))) || (gn && (!ix || !vals))
              || (exact && rows && !ls);
