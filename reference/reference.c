@@ -80,9 +80,10 @@ void ref_densify(size_t rows, size_t dim, size_t nnz, const int64_t *indices,
     }
 }
 
-int ref_lazy_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t dim,
+/* Densifies the gradient, then updates the named rows (lazy) or every row. */
+static int sparse_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t dim,
         float *param, float *m, float *v, float *vmax, size_t nnz, const int64_t *indices,
-        const float *values)
+        const float *values, int lazy)
 {
     float *grad = malloc((rows * dim + 1) * sizeof *grad);
     unsigned char *named = malloc(rows + 1);
@@ -94,7 +95,7 @@ int ref_lazy_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t 
     ref_densify(rows, dim, nnz, indices, values, grad, named);
     const int amsgrad = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
     for (size_t r = 0; r < rows; r++) {
-        if (!named[r])
+        if (lazy && !named[r])
             continue;
         size_t o = r * dim;
         ref_adam_step(cfg, step, dim, param + o, grad + o, m + o, v + o,
@@ -105,20 +106,16 @@ int ref_lazy_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t 
     return 0;
 }
 
+int ref_lazy_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t dim,
+        float *param, float *m, float *v, float *vmax, size_t nnz, const int64_t *indices,
+        const float *values)
+{
+    return sparse_step(cfg, step, rows, dim, param, m, v, vmax, nnz, indices, values, 1);
+}
+
 int ref_adam_sparse_step(const lazyadam_config *cfg, int64_t step, size_t rows, size_t dim,
         float *param, float *m, float *v, float *vmax, size_t nnz, const int64_t *indices,
         const float *values)
 {
-    float *grad = malloc((rows * dim + 1) * sizeof *grad);
-    unsigned char *named = malloc(rows + 1);
-    if (!grad || !named) {
-        free(grad);
-        free(named);
-        return -1;
-    }
-    ref_densify(rows, dim, nnz, indices, values, grad, named);
-    ref_adam_step(cfg, step, rows * dim, param, grad, m, v, vmax);
-    free(grad);
-    free(named);
-    return 0;
+    return sparse_step(cfg, step, rows, dim, param, m, v, vmax, nnz, indices, values, 0);
 }

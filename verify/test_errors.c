@@ -334,7 +334,7 @@ int main(void)
 {
     rng r = { harness_seed("test_errors") };
     F = malloc(NF * sizeof *F);
-    I = malloc(NI * sizeof *I);
+    I = calloc(NI, sizeof *I);   /* wholly defined: the snapshot compares all of it */
     Fsnap = malloc(NF * sizeof *F);
     Isnap = malloc(NI * sizeof *I);
     bad_configs(&r);

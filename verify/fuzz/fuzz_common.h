@@ -15,7 +15,7 @@
 
 typedef struct input { const uint8_t *p; size_t n; } input;
 
-static uint64_t take(input *in, int bytes)
+static inline uint64_t take(input *in, int bytes)
 {
     uint64_t x = 0;
     for (int i = 0; i < bytes; i++) {
@@ -29,7 +29,7 @@ static uint64_t take(input *in, int bytes)
 }
 
 /* A float that is now and then hostile: NaN, an infinity, negative, huge, denormal. */
-static float take_float(input *in, float typical)
+static inline float take_float(input *in, float typical)
 {
     uint32_t sel = (uint32_t)take(in, 1);
     switch (sel % 16) {
@@ -46,7 +46,7 @@ static float take_float(input *in, float typical)
 }
 
 /* A configuration drawn from the input; every field can be out of range. */
-static lazyadam_config take_config(input *in)
+static inline lazyadam_config take_config(input *in)
 {
     lazyadam_config c = lazyadam_default_config();
     uint32_t which = (uint32_t)take(in, 2);
@@ -64,7 +64,22 @@ static lazyadam_config take_config(input *in)
     return c;
 }
 
-static int64_t take_step(input *in)
+/* A valid configuration with the options drawn from the input, for targets whose
+ * hostility lies elsewhere (tensor lists, indices); the backend is one that runs here. */
+static inline lazyadam_config take_valid_config(input *in)
+{
+    lazyadam_config c = lazyadam_default_config();
+    c.flags = (unsigned)(take(in, 1) & 7);
+    c.eps_mode = (take(in, 1) & 1) ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT;
+    c.weight_decay = (take(in, 1) & 1) ? 0.01f : 0.0f;
+    c.backend = (lazyadam_backend)(take(in, 1) % 5);
+    c.num_threads = (int)(take(in, 1) % 4);
+    if (!lazyadam_backend_available(c.backend))
+        c.backend = LAZYADAM_BACKEND_AUTO;
+    return c;
+}
+
+static inline int64_t take_step(input *in)
 {
     switch (take(in, 1) % 8) {
     case 0: return 0;
@@ -75,14 +90,14 @@ static int64_t take_step(input *in)
     }
 }
 
-static void fill(input *in, float *x, size_t n, float scale)
+static inline void fill(input *in, float *x, size_t n, float scale)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = (i < 64) ? take_float(in, scale) : scale * (float)((i * 2654435761u) % 1000) / 1000.0f;
 }
 
 /* Bitwise, except that two NaNs match whatever their payloads; oneDNN gets 8 ULP. */
-static int same(const float *a, const float *b, size_t n, lazyadam_backend be)
+static inline int same(const float *a, const float *b, size_t n, lazyadam_backend be)
 {
     for (size_t i = 0; i < n; i++) {
         if (isnan(a[i]) && isnan(b[i]))

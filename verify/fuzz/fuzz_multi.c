@@ -11,14 +11,7 @@ static int overlap(const float *a, size_t na, const float *b, size_t nb)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input in = { data, size };
-    lazyadam_config c = lazyadam_default_config();
-    c.flags = (unsigned)(take(&in, 1) & 7);
-    c.eps_mode = (take(&in, 1) & 1) ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT;
-    c.weight_decay = (take(&in, 1) & 1) ? 0.01f : 0.0f;
-    c.backend = (lazyadam_backend)(take(&in, 1) % 5);
-    c.num_threads = (int)(take(&in, 1) % 4);
-    if (!lazyadam_backend_available(c.backend))
-        c.backend = LAZYADAM_BACKEND_AUTO;
+    lazyadam_config c = take_valid_config(&in);
     int ams = c.flags & LAZYADAM_AMSGRAD;
     int64_t step = 1 + (int64_t)take(&in, 1);
     size_t count = take(&in, 1) % 9;

@@ -13,14 +13,7 @@ static int overlap(const void *a, size_t na, const void *b, size_t nb)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input in = { data, size };
-    lazyadam_config c = lazyadam_default_config();
-    c.flags = (unsigned)(take(&in, 1) & 7);
-    c.eps_mode = (take(&in, 1) & 1) ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT;
-    c.weight_decay = (take(&in, 1) & 1) ? 0.01f : 0.0f;
-    c.backend = (lazyadam_backend)(take(&in, 1) % 5);
-    c.num_threads = (int)(take(&in, 1) % 4);
-    if (!lazyadam_backend_available(c.backend))
-        c.backend = LAZYADAM_BACKEND_AUTO;
+    lazyadam_config c = take_valid_config(&in);
     int ams = c.flags & LAZYADAM_AMSGRAD;
     int op = (int)(take(&in, 1) % 4);
     size_t rows = take(&in, 1) % 40, dim = take(&in, 1) % 10, nnz = take(&in, 1) % 80;
