@@ -1,5 +1,6 @@
 /* CPU feature detection: cpuid, then OSXSAVE, then xgetbv, because a feature bit
  * means nothing unless the OS saves the matching register state. Runs once. */
+#include <omp.h>
 #include <pthread.h>
 
 #include "internal.h"
@@ -45,6 +46,7 @@ static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static void init_cpu(void)
 {
     detect(&cpu);
+    cpu.procs = omp_get_num_procs();
     LAZYADAM_ONCE_PUBLISH(&cpu_once);
 }
 

@@ -57,6 +57,7 @@ const lazyadam_kernels *lazyadam_kernels_for(const lazyadam_config *cfg);
 typedef struct lazyadam_cpu {
     int avx2;      /* AVX2 + FMA-free use: AVX2 and the OS saves YMM state */
     int avx512f;   /* AVX-512F and the OS saves opmask and ZMM state */
+    int procs;     /* omp_get_num_procs() at detection (a system call each time it is asked) */
 } lazyadam_cpu;
 const lazyadam_cpu *lazyadam_cpu_features(void);
 

@@ -17,7 +17,7 @@
 int lazyadam_threads_requested(const lazyadam_config *cfg)
 {
     int want = cfg->num_threads > 0 ? cfg->num_threads : omp_get_max_threads();
-    int cap = MAX_THREADS_PER_CORE * omp_get_num_procs();
+    int cap = MAX_THREADS_PER_CORE * lazyadam_cpu_features()->procs;
     return want < cap ? want : cap;
 }
 
