@@ -107,24 +107,17 @@ void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
     }
     size_t n = count * dim;
     float *sp = nu->scratch, *sg = sp + n, *sm = sg + n, *sv = sm + n, *sx = sv + n;
+    float *table[4] = { param, m, v, vmax }, *gathered[4] = { sp, sm, sv, sx };
+    int arrays = s->amsgrad ? 4 : 3;
     for (size_t i = 0; i < count; i++) {
-        size_t off = (size_t)g->row[i] * dim, at = i * dim;
-        memcpy(sp + at, param + off, dim * sizeof(float));
-        memcpy(sm + at, m + off, dim * sizeof(float));
-        memcpy(sv + at, v + off, dim * sizeof(float));
-        if (s->amsgrad)
-            memcpy(sx + at, vmax + off, dim * sizeof(float));
-        sum_group(g, i, dim, values, sg + at);
+        sum_group(g, i, dim, values, sg + i * dim);
+        for (int a = 0; a < arrays; a++)
+            memcpy(gathered[a] + i * dim, table[a] + (size_t)g->row[i] * dim, dim * sizeof(float));
     }
     k->array->run(nu->ctx, n, sp, sg, sm, sv, s->amsgrad ? sx : NULL);
-    for (size_t i = 0; i < count; i++) {
-        size_t off = (size_t)g->row[i] * dim, at = i * dim;
-        memcpy(param + off, sp + at, dim * sizeof(float));
-        memcpy(m + off, sm + at, dim * sizeof(float));
-        memcpy(v + off, sv + at, dim * sizeof(float));
-        if (s->amsgrad)
-            memcpy(vmax + off, sx + at, dim * sizeof(float));
-    }
+    for (size_t i = 0; i < count; i++)   /* scatter back */
+        for (int a = 0; a < arrays; a++)
+            memcpy(table[a] + (size_t)g->row[i] * dim, gathered[a] + i * dim, dim * sizeof(float));
 }
 
 void lazyadam_named_release(lazyadam_named *nu, const lazyadam_kernels *k)
