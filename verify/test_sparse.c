@@ -202,7 +202,8 @@ static void permutation_cases(tally *t, rng *r, lazyadam_backend be)
 }
 
 /* Duplicates are summed in input order: with values 1e8, 1, -1e8 the order shows
- * ((a + b) + c) = 0 but a + (b + c) = 1e8 - 1e8 + ... */
+ * ((a + b) + c) = (1e8 + 1) - 1e8 = 0 in float (1e8 + 1 rounds to 1e8), while the
+ * other association a + (b + c) would give a different sum. */
 static void sum_order_cases(tally *t, lazyadam_backend be)
 {
     lazyadam_config cfg = lazyadam_default_config();
