@@ -5,6 +5,19 @@
 
 #include "internal.h"
 
+void lazyadam_cpu_decode(lazyadam_cpu *c, unsigned max_leaf, uint32_t leaf1_ecx,
+        uint64_t xcr0, uint32_t leaf7_ebx)
+{
+    c->avx2 = c->avx512f = 0;
+    int osxsave = (leaf1_ecx >> 27) & 1, avx = (leaf1_ecx >> 28) & 1;
+    if (!osxsave || !avx || max_leaf < 7)
+        return;
+    int ymm_state = (xcr0 & 0x6) == 0x6;             /* XMM and YMM */
+    int zmm_state = (xcr0 & 0xe6) == 0xe6;           /* + opmask, ZMM_Hi256, Hi16_ZMM */
+    c->avx2 = ymm_state && ((leaf7_ebx >> 5) & 1);
+    c->avx512f = zmm_state && ((leaf7_ebx >> 16) & 1);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -18,20 +31,15 @@ static uint64_t read_xcr0(void)
 
 static void detect(lazyadam_cpu *c)
 {
-    unsigned a, b, cx, d;
-    if (!__get_cpuid(1, &a, &b, &cx, &d))
+    unsigned a, b, ecx1, d, b7 = 0, c7;
+    if (!__get_cpuid(1, &a, &b, &ecx1, &d))
         return;
-    int osxsave = (cx >> 27) & 1, avx = (cx >> 28) & 1;
-    if (!osxsave || !avx)
-        return;
-    uint64_t xcr0 = read_xcr0();
-    int ymm_state = (xcr0 & 0x6) == 0x6;             /* XMM and YMM */
-    int zmm_state = (xcr0 & 0xe6) == 0xe6;           /* + opmask, ZMM_Hi256, Hi16_ZMM */
-    if (__get_cpuid_max(0, NULL) < 7)
-        return;
-    __cpuid_count(7, 0, a, b, cx, d);
-    c->avx2 = ymm_state && ((b >> 5) & 1);
-    c->avx512f = zmm_state && ((b >> 16) & 1);
+    unsigned max_leaf = __get_cpuid_max(0, NULL);
+    /* xgetbv faults unless OSXSAVE is set. */
+    uint64_t xcr0 = ((ecx1 >> 27) & 1) ? read_xcr0() : 0;
+    if (max_leaf >= 7)
+        __cpuid_count(7, 0, a, b7, c7, d);
+    lazyadam_cpu_decode(c, max_leaf, ecx1, xcr0, b7);
 }
 #else
 static void detect(lazyadam_cpu *c)

@@ -27,7 +27,7 @@ static int valid_backend(lazyadam_backend b)
     return (int)b >= 0 && (int)b < NBACKENDS;
 }
 
-const char *lazyadam_backend_unavailable_reason(lazyadam_backend b)
+const char *lazyadam_unavailable_on(lazyadam_backend b, const lazyadam_cpu *cpu)
 {
     if (!valid_backend(b))
         return "not a backend of this library";
@@ -35,7 +35,6 @@ const char *lazyadam_backend_unavailable_reason(lazyadam_backend b)
         return NULL;
     if (!table[b])
         return "not built in (its meson option is disabled or the compiler cannot build it)";
-    const lazyadam_cpu *cpu = lazyadam_cpu_features();
     if (b == LAZYADAM_BACKEND_AVX2 && !cpu->avx2)
         return "this CPU or OS lacks AVX2 (or does not save YMM state)";
 #ifndef LAZYADAM_AVX512_EMULATED   /* test-only build: avx512.c through SIMDe runs anywhere */
@@ -43,6 +42,23 @@ const char *lazyadam_backend_unavailable_reason(lazyadam_backend b)
         return "this CPU or OS lacks AVX-512F (or does not save opmask/ZMM state)";
 #endif
     return NULL;
+}
+
+const char *lazyadam_backend_unavailable_reason(lazyadam_backend b)
+{
+    return lazyadam_unavailable_on(b, lazyadam_cpu_features());
+}
+
+/* AUTO's preference among the backends a CPU runs; oneDNN is never picked by AUTO. */
+lazyadam_backend lazyadam_auto_on(const lazyadam_cpu *cpu)
+{
+    static const lazyadam_backend order[] = {
+        LAZYADAM_BACKEND_AVX512, LAZYADAM_BACKEND_AVX2, LAZYADAM_BACKEND_SCALAR,
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (!lazyadam_unavailable_on(order[i], cpu))
+            return order[i];
+    return LAZYADAM_BACKEND_SCALAR;
 }
 
 int lazyadam_backend_available(lazyadam_backend b)
@@ -75,14 +91,7 @@ static void init_auto_once(void)
                 auto_backend = (lazyadam_backend)b;
         return;
     }
-    static const lazyadam_backend order[] = {
-        LAZYADAM_BACKEND_AVX512, LAZYADAM_BACKEND_AVX2, LAZYADAM_BACKEND_SCALAR,
-    };
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        if (lazyadam_backend_available(order[i])) {
-            auto_backend = order[i];
-            return;
-        }
+    auto_backend = lazyadam_auto_on(lazyadam_cpu_features());
 }
 
 lazyadam_backend lazyadam_backend_resolve(const lazyadam_config *cfg)

@@ -60,6 +60,15 @@ typedef struct lazyadam_cpu {
     int procs;     /* omp_get_num_procs() at detection (a system call each time it is asked) */
 } lazyadam_cpu;
 const lazyadam_cpu *lazyadam_cpu_features(void);
+/* The features a CPU reports through cpuid leaf 1 (ECX), XCR0 (0 when OSXSAVE is
+ * clear) and leaf 7 subleaf 0 (EBX): what detection concludes, as a pure function so
+ * tests can feed it CPUs this machine is not (verify/test_detect.c). */
+void lazyadam_cpu_decode(lazyadam_cpu *c, unsigned max_leaf, uint32_t leaf1_ecx,
+        uint64_t xcr0, uint32_t leaf7_ebx);
+/* dispatch.c — why backend b cannot run on a CPU with these features (NULL: it can),
+ * and the backend AUTO picks there when LAZYADAM_BACKEND is not set. */
+const char *lazyadam_unavailable_on(lazyadam_backend b, const lazyadam_cpu *cpu);
+lazyadam_backend lazyadam_auto_on(const lazyadam_cpu *cpu);
 
 /* parallel.c — how many threads a call uses and which part each one takes. */
 int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems);

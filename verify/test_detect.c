@@ -1,0 +1,88 @@
+/* CPU detection and AUTO's choice on CPUs this machine is not: the cpuid and XCR0
+ * words of a few real processor and OS situations go through the same decoding and
+ * the same preference order the library uses at run time (lib/cpu.c, lib/dispatch.c).
+ * The first profile is the AMD Zen 3 the project's CI machine is specified as
+ * (AVX2, no AVX-512): AUTO must pick avx2 there. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "internal.h"
+
+#define ECX_OSXSAVE (1u << 27)
+#define ECX_AVX (1u << 28)
+#define EBX7_AVX2 (1u << 5)
+#define EBX7_AVX512F (1u << 16)
+#define XCR0_SSE_AVX 0x7ull                 /* x87, XMM, YMM */
+#define XCR0_AVX512 0xe7ull                 /* + opmask, ZMM_Hi256, Hi16_ZMM */
+
+typedef struct profile {
+    const char *name;
+    unsigned max_leaf;
+    uint32_t ecx1;
+    uint64_t xcr0;
+    uint32_t ebx7;
+    int avx2, avx512f;            /* what detection must conclude */
+    lazyadam_backend want;        /* AUTO, when every backend is built in */
+} profile;
+
+static const profile profiles[] = {
+    { "AMD Zen 3 (EPYC 7003): AVX2, no AVX-512", 16, ECX_OSXSAVE | ECX_AVX, XCR0_SSE_AVX,
+        EBX7_AVX2, 1, 0, LAZYADAM_BACKEND_AVX2 },
+    { "AMD Zen 4 / Intel Sapphire Rapids: AVX-512F, OS saves ZMM state", 16,
+        ECX_OSXSAVE | ECX_AVX, XCR0_AVX512, EBX7_AVX2 | EBX7_AVX512F, 1, 1,
+        LAZYADAM_BACKEND_AVX512 },
+    { "AVX-512F CPU, OS saves YMM but not opmask/ZMM state", 16, ECX_OSXSAVE | ECX_AVX,
+        XCR0_SSE_AVX, EBX7_AVX2 | EBX7_AVX512F, 1, 0, LAZYADAM_BACKEND_AVX2 },
+    { "AVX2 CPU, OS has XSAVE off (OSXSAVE clear)", 16, ECX_AVX, 0,
+        EBX7_AVX2 | EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
+    { "AVX2 CPU, OS saves XMM only", 16, ECX_OSXSAVE | ECX_AVX, 0x3, EBX7_AVX2, 0, 0,
+        LAZYADAM_BACKEND_SCALAR },
+    { "cpuid stops below leaf 7 (leaf-7 bits are then not to be read)", 6, ECX_OSXSAVE | ECX_AVX, XCR0_SSE_AVX,
+        EBX7_AVX2, 0, 0, LAZYADAM_BACKEND_SCALAR },
+    { "hypervisor hiding AVX (leaf 1 AVX clear)", 16, ECX_OSXSAVE, XCR0_AVX512,
+        EBX7_AVX2 | EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
+};
+
+int main(void)
+{
+    tally t = { 0, 0, 0 };
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+        const profile *p = &profiles[i];
+        lazyadam_cpu c = { 1, 1, 2 };   /* decode must overwrite both flags */
+        lazyadam_cpu_decode(&c, p->max_leaf, p->ecx1, p->xcr0, p->ebx7);
+        tally_case(&t, c.avx2 == p->avx2 && c.avx512f == p->avx512f,
+                "%s: detected avx2=%d avx512f=%d, want %d %d", p->name, c.avx2, c.avx512f,
+                p->avx2, p->avx512f);
+        /* AUTO's pick, given which backends this build has: the wanted one when it is
+         * built in, else the next in the order avx512 > avx2 > scalar. */
+        lazyadam_backend want = p->want;
+        if (want == LAZYADAM_BACKEND_AVX512 && lazyadam_unavailable_on(want, &c))
+            want = LAZYADAM_BACKEND_AVX2;
+        if (want == LAZYADAM_BACKEND_AVX2 && lazyadam_unavailable_on(want, &c))
+            want = LAZYADAM_BACKEND_SCALAR;
+        lazyadam_backend got = lazyadam_auto_on(&c);
+        tally_case(&t, got == want, "%s: AUTO picks %s, want %s", p->name,
+                lazyadam_backend_name(got), lazyadam_backend_name(want));
+        printf("%-66s -> AUTO = %s\n", p->name, lazyadam_backend_name(got));
+        /* A backend the profile lacks is refused with a reason, never run. */
+        if (!c.avx512f)
+            tally_case(&t, lazyadam_unavailable_on(LAZYADAM_BACKEND_AVX512, &c) != NULL,
+                    "%s: avx512 must be unavailable", p->name);
+        if (!c.avx2)
+            tally_case(&t, lazyadam_unavailable_on(LAZYADAM_BACKEND_AVX2, &c) != NULL,
+                    "%s: avx2 must be unavailable", p->name);
+    }
+    /* This machine: the run-time answer is the decoding of its own cpuid. */
+    const lazyadam_cpu *here = lazyadam_cpu_features();
+    lazyadam_config cfg = lazyadam_default_config();
+    lazyadam_backend want_here = lazyadam_auto_on(here);
+    printf("this machine: avx2=%d avx512f=%d -> AUTO = %s\n", here->avx2, here->avx512f,
+            lazyadam_backend_name(want_here));
+    if (!getenv("LAZYADAM_BACKEND"))
+        tally_case(&t, lazyadam_backend_resolve(&cfg) == want_here,
+                "this machine: lazyadam_backend_resolve(AUTO) = %s, want %s",
+                lazyadam_backend_name(lazyadam_backend_resolve(&cfg)),
+                lazyadam_backend_name(want_here));
+    return tally_finish(&t);
+}
