@@ -89,47 +89,50 @@ static uint64_t hash64(uint64_t x)
     return x;
 }
 
-typedef struct slot {
-    uint64_t key_plus1;   /* 0: empty */
-    size_t group;
-} slot;
+/* A slot holds its group's number plus one (0: empty); the key it stands for is that
+ * group's row, g->row[group]. Four bytes a slot keep the table, at most twice nnz slots,
+ * a quarter of the size it would be with the key stored beside the group: 128 KB for
+ * 10,000 indices, which stays in L2 and is cleared in a quarter of the time. */
+typedef uint32_t slot;
 
 lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *g)
 {
     memset(g, 0, sizeof *g);
+    if (nnz >= UINT32_MAX / 2)   /* group numbers and positions must fit in a slot */
+        return LAZYADAM_E_SIZE;
     size_t cap = 16;
     while (cap < 2 * nnz)
         cap <<= 1;
     void *scratch;
-    size_t extra = cap * sizeof(slot) + nnz * sizeof(size_t) + (nnz + 1) * sizeof(size_t);
+    size_t extra = cap * sizeof(slot) + nnz * sizeof(uint32_t) + (nnz + 1) * sizeof(uint32_t);
     lazyadam_status st = groups_alloc(g, nnz, extra, &scratch);
     if (st != LAZYADAM_OK)
         return st;
     slot *tab = scratch;
-    size_t *group_of = (size_t *)(tab + cap);
-    size_t *fill = group_of + nnz;
+    uint32_t *group_of = tab + cap;
+    uint32_t *fill = group_of + nnz;
     memset(tab, 0, cap * sizeof(slot));
-    size_t count = 0;
+    uint32_t count = 0;
     for (size_t i = 0; i < nnz; i++) {
-        uint64_t key = (uint64_t)indices[i] + 1;
-        size_t h = hash64(key) & (cap - 1);
-        while (tab[h].key_plus1 != 0 && tab[h].key_plus1 != key)
+        int64_t key = indices[i];
+        size_t h = hash64((uint64_t)key) & (cap - 1);
+        while (tab[h] != 0 && g->row[tab[h] - 1] != key)
             h = (h + 1) & (cap - 1);
-        if (tab[h].key_plus1 == 0) {
-            tab[h].key_plus1 = key;
-            tab[h].group = count;
-            g->row[count] = indices[i];
+        if (tab[h] == 0) {
+            tab[h] = count + 1;
+            g->row[count] = key;
             fill[count] = 0;
             count++;
         }
-        group_of[i] = tab[h].group;
-        fill[tab[h].group]++;
+        uint32_t grp = tab[h] - 1;
+        group_of[i] = grp;
+        fill[grp]++;
     }
     size_t sum = 0;
     for (size_t c = 0; c < count; c++) {
         g->start[c] = sum;
         sum += fill[c];
-        fill[c] = g->start[c];
+        fill[c] = (uint32_t)g->start[c];
     }
     g->start[count] = nnz;
     for (size_t i = 0; i < nnz; i++)

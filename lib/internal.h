@@ -93,7 +93,8 @@ typedef struct lazyadam_groups {
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
         int sorted, lazyadam_groups *out);
 void lazyadam_groups_free(lazyadam_groups *g);
-/* The two methods behind it (rows ascending / in order of first appearance). */
+/* The two methods behind it (rows ascending / in order of first appearance). The hash
+ * takes nnz < 2^31 (E_SIZE above: its slots hold 32-bit group numbers). */
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
         lazyadam_groups *out);
 lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *out);
