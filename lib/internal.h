@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lazyadam.h"
 #include "kernels/kernels.h"
@@ -80,6 +81,27 @@ int lazyadam_threads_requested(const lazyadam_config *cfg);
 void lazyadam_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi);
 /* Elements before the first 64-byte boundary of p (0 when p is not float-aligned). */
 size_t lazyadam_lead(const float *p);
+
+/* The scalars as seven 64-bit words (they fit in 56 bytes), so that an OpenMP region can
+ * take them by value: it passes scalar variables in the block it hands the team, but
+ * structs by address. */
+typedef struct lazyadam_scalar_words {
+    uint64_t w[7];
+} lazyadam_scalar_words;
+_Static_assert(sizeof(lazyadam_scalars) <= sizeof(lazyadam_scalar_words),
+        "lazyadam_scalars must fit in lazyadam_scalar_words");
+static inline lazyadam_scalar_words lazyadam_scalars_to_words(const lazyadam_scalars *s)
+{
+    lazyadam_scalar_words w = { { 0 } };
+    memcpy(&w, s, sizeof *s);
+    return w;
+}
+static inline lazyadam_scalars lazyadam_scalars_from_words(const lazyadam_scalar_words *w)
+{
+    lazyadam_scalars s;
+    memcpy(&s, w, sizeof s);
+    return s;
+}
 
 /* dedup.c — grouping a sparse gradient's indices by row, input order kept in a group. */
 typedef struct lazyadam_groups {
