@@ -1,5 +1,6 @@
 /* Compiled with -O3 -march=native -fno-math-errno (bench/meson.build): what a
  * straightforward loop gets from the compiler on this machine. */
+#include <math.h>
 #include <omp.h>
 
 #include "baselines.h"
@@ -22,7 +23,7 @@ void baseline_copy(size_t n, float *restrict dst, const float *restrict src, int
         dst[i] = src[i];
 }
 
-void baseline_plain_adam(size_t n, float *restrict p, const float *restrict g,
+void baseline_plain_adam_fixed(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float alpha, float beta1, float beta2,
         float eps, int threads)
 {
@@ -35,4 +36,16 @@ void baseline_plain_adam(size_t n, float *restrict p, const float *restrict g,
         v[i] = vi;
         p[i] -= alpha * mi / (__builtin_sqrtf(vi) + eps);
     }
+}
+
+/* Adam's step size with both bias corrections folded in, computed every call as
+ * Kingma and Ba's algorithm (and every framework) does: lr * sqrt(1 - beta2^t) /
+ * (1 - beta1^t). */
+void baseline_plain_adam(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float lr, float beta1, float beta2,
+        float eps, long step, int threads)
+{
+    double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
+    float alpha = (float)(lr * sqrt(bc2) / bc1);
+    baseline_plain_adam_fixed(n, p, g, m, v, alpha, beta1, beta2, eps, threads);
 }

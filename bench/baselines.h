@@ -15,9 +15,13 @@ void baseline_roofline(size_t n, float *p, const float *g, float *m, float *v, i
 /* dst = src. */
 void baseline_copy(size_t n, float *dst, const float *src, int threads);
 /* Adam (EPS_HAT, no options) as a compiler writes it from plain C with
- * -O3 -march=native -fno-math-errno. */
-void baseline_plain_adam(size_t n, float *p, const float *g, float *m, float *v, float alpha,
-        float beta1, float beta2, float eps, int threads);
+ * -O3 -march=native -fno-math-errno, bias corrections computed per call from the step. */
+void baseline_plain_adam(size_t n, float *p, const float *g, float *m, float *v, float lr,
+        float beta1, float beta2, float eps, long step, int threads);
+/* The same loop handed a fixed step size `alpha`: Adam without its per-call scalar work
+ * (no bias correction), kept to show what that work costs. */
+void baseline_plain_adam_fixed(size_t n, float *p, const float *g, float *m, float *v,
+        float alpha, float beta1, float beta2, float eps, int threads);
 
 #ifdef __cplusplus
 }

@@ -167,14 +167,21 @@ void BM_copy(benchmark::State &state, size_t n, int threads)
     set_counters(state, (double)n, 2.0 * sizeof(float) * n, now() - t0, 0);
 }
 
-void BM_plain_adam(benchmark::State &state, size_t n, int threads)
+// The plain loop as a full Adam step (bias corrections from the step, every call, like
+// adam_step), or with a fixed step size (`fixed`: no per-call scalar work at all).
+void BM_plain_adam(benchmark::State &state, size_t n, int threads, bool fixed)
 {
     Arrays &a = arrays(n);
     double roof = roofline_seconds(n, threads);
     a.init();
+    long step = 1;
     double t0 = now();
-    for (auto _ : state)
-        baseline_plain_adam(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, threads);
+    for (auto _ : state) {
+        if (fixed)
+            baseline_plain_adam_fixed(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, threads);
+        else
+            baseline_plain_adam(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, step++, threads);
+    }
     set_counters(state, (double)n, kAdamBytes * n, now() - t0, roof);
 }
 
@@ -390,7 +397,9 @@ void register_all()
             std::snprintf(buf, sizeof buf, "copy/n:%zu/threads:%d", n, t);
             reg(buf, mt, [=](benchmark::State &s) { BM_copy(s, n, t); });
             std::snprintf(buf, sizeof buf, "plain_adam/n:%zu/threads:%d", n, t);
-            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t); });
+            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t, false); });
+            std::snprintf(buf, sizeof buf, "plain_adam_fixed/n:%zu/threads:%d", n, t);
+            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t, true); });
             for (lazyadam_backend b : backends) {
                 std::snprintf(buf, sizeof buf, "adam_step/%s/n:%zu/threads:%d",
                         lazyadam_backend_name(b), n, t);
