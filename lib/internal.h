@@ -112,8 +112,10 @@ typedef struct lazyadam_groups {
     void *mem;         /* the one allocation behind the arrays */
 } lazyadam_groups;
 /* Indices must already be validated. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
+/* rows x dim is the table the groups will update (it decides whether ascending rows
+ * pay for the sort); sorted != 0 asks for ascending rows whatever the cost. */
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
-        int sorted, lazyadam_groups *out);
+        size_t dim, int sorted, lazyadam_groups *out);
 void lazyadam_groups_free(lazyadam_groups *g);
 /* The two methods behind it (rows ascending / in order of first appearance). The hash
  * takes nnz < 2^31 (E_SIZE above: its slots hold 32-bit group numbers). */

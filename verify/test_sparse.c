@@ -140,6 +140,16 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                         "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
                         cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
             }
+    /* A table past the cache (5 MB a buffer) and 10,000 indices: lazy_step then groups
+     * the indices by sorting rather than hashing (lib/dedup.c), for every config. */
+    for (size_t c = 0; c < nv; c++) {
+        lazyadam_config cfg = cv[c].cfg;
+        cfg.backend = be;
+        cfg.num_threads = 2;
+        tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, 20000, 64, 10000, 5),
+                "lazy_step backend=%s config=%s rows=20000 dim=64 nnz=10000 dup=5%% threads=2",
+                lazyadam_backend_name(be), cv[c].name);
+    }
 }
 
 /* Every row exactly once, in a random order: lazy_step, adam_sparse_step and adam_step
