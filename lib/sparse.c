@@ -17,9 +17,13 @@ static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, si
 
 /* Rows named by a sparse gradient sit at random places in a table far larger than
  * the cache, so each one's update waits on memory latency, not bandwidth. Asking for
- * the rows a few groups ahead keeps several misses in flight (lazyadam-bench
- * lazy_step: measured in README). A hint only: it changes no result. */
-#define PREFETCH_AHEAD 8
+ * the rows ahead keeps several misses in flight. The distance is a span of bytes a
+ * buffer, so it holds as many misses whatever the row size: 2 KB is 8 rows at dim 64
+ * (the best of 4, 8, 16, 32 there), 32 at dim 16, 2 at dim 256 (lazyadam-bench
+ * lazy_step: README). A hint only: it changes no result. */
+#define PREFETCH_BYTES 2048
+#define PREFETCH_MIN_ROWS 2
+#define PREFETCH_MAX_ROWS 32
 
 static void prefetch_row(const float *x, size_t dim)
 {
@@ -33,9 +37,12 @@ static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, siz
         size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
+    size_t ahead = PREFETCH_BYTES / (dim * sizeof(float));
+    ahead = ahead < PREFETCH_MIN_ROWS ? PREFETCH_MIN_ROWS
+          : ahead > PREFETCH_MAX_ROWS ? PREFETCH_MAX_ROWS : ahead;
     for (size_t i = lo; i < hi; i++) {
-        if (i + PREFETCH_AHEAD < hi) {
-            size_t off = (size_t)g->row[i + PREFETCH_AHEAD] * dim;
+        if (i + ahead < hi) {
+            size_t off = (size_t)g->row[i + ahead] * dim;
             prefetch_row(param + off, dim);
             prefetch_row(m + off, dim);
             prefetch_row(v + off, dim);
