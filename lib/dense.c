@@ -86,7 +86,7 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     if (n == 0)
         return LAZYADAM_OK;
 
-    lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)
         return run_array(k, cfg, &s, 1, &t);
     int T = lazyadam_threads_for(cfg, n);
@@ -94,23 +94,23 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
         run_range(k, &t, 0, n, &s);
         return LAZYADAM_OK;
     }
-    /* The team gets everything it reads by value, in the block OpenMP hands it. A
-     * worker that had to follow a pointer back into this stack (to the scalars or the
-     * tensor struct) would wait for one more cache-line transfer from this core before
-     * it could start. OpenMP passes structs by address, so the scalars travel as words. */
+    /* The team gets everything it reads by value, in the block OpenMP hands it, and
+     * rebuilds the tensor and scalars on its own stacks. A worker that had to follow a
+     * pointer back into this stack (to the scalars or the tensor struct) would wait for
+     * one more cache-line transfer from this core before it could start. OpenMP passes
+     * structs by address, so the scalars travel as words. */
     size_t lead = lazyadam_lead(param);
-    lazyadam_adam_fn adam = k->adam;
     lazyadam_scalar_words w = lazyadam_scalars_to_words(&s);
     uint64_t w0 = w.w[0], w1 = w.w[1], w2 = w.w[2], w3 = w.w[3], w4 = w.w[4], w5 = w.w[5],
              w6 = w.w[6];
     #pragma omp parallel num_threads(T)
     {
         lazyadam_scalar_words ws = { { w0, w1, w2, w3, w4, w5, w6 } };
-        lazyadam_scalars ts = lazyadam_scalars_from_words(&ws);
+        const lazyadam_scalars ts = lazyadam_scalars_from_words(&ws);
+        const lazyadam_tensor tt = { n, param, grad, m, v, vmax };
         size_t lo, hi;
         lazyadam_split(n, lead, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        if (hi > lo)
-            adam(hi - lo, param + lo, grad + lo, m + lo, v + lo, vmax ? vmax + lo : NULL, &ts);
+        run_range(k, &tt, lo, hi, &ts);
     }
     return LAZYADAM_OK;
 }

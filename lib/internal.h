@@ -111,9 +111,9 @@ typedef struct lazyadam_groups {
     size_t *src;       /* [nnz] positions into indices/values, ascending within a group */
     void *mem;         /* the one allocation behind the arrays */
 } lazyadam_groups;
-/* Indices must already be validated. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
-/* rows x dim is the table the groups will update (it decides whether ascending rows
- * pay for the sort); sorted != 0 asks for ascending rows whatever the cost. */
+/* Indices must already be validated. rows x dim is the table the groups will update (it
+ * decides whether ascending rows pay for the sort); sorted != 0 asks for ascending rows
+ * whatever the cost. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
         size_t dim, int sorted, lazyadam_groups *out);
 void lazyadam_groups_free(lazyadam_groups *g);
