@@ -40,6 +40,9 @@ static void detect(lazyadam_cpu *c)
     if (max_leaf >= 7)
         __cpuid_count(7, 0, a, b7, c7, d);
     lazyadam_cpu_decode(c, max_leaf, ecx1, xcr0, b7);
+    /* Invariant TSC, for fork-lag balancing (lib/balance.c) only. */
+    if (__get_cpuid(0x80000007u, &a, &b, &c7, &d))
+        c->tsc = (d >> 8) & 1;
 }
 #else
 static void detect(lazyadam_cpu *c)

@@ -103,15 +103,17 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     lazyadam_scalar_words w = lazyadam_scalars_to_words(&s);
     uint64_t w0 = w.w[0], w1 = w.w[1], w2 = w.w[2], w3 = w.w[3], w4 = w.w[4], w5 = w.w[5],
              w6 = w.w[6];
+    int32_t shift = lazyadam_balance_begin(n, T);
     #pragma omp parallel num_threads(T)
     {
         lazyadam_scalar_words ws = { { w0, w1, w2, w3, w4, w5, w6 } };
         const lazyadam_scalars ts = lazyadam_scalars_from_words(&ws);
         const lazyadam_tensor tt = { n, param, grad, m, v, vmax };
         size_t lo, hi;
-        lazyadam_split(n, lead, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        lazyadam_split(n, lead, omp_get_thread_num(), omp_get_num_threads(), shift, &lo, &hi);
         run_range(k, &tt, lo, hi, &ts);
     }
+    lazyadam_balance_end(n, T);
     return LAZYADAM_OK;
 }
 
@@ -170,11 +172,13 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
         run_multi_part(k, count, tensors, 0, total, &s);
         return LAZYADAM_OK;
     }
+    int32_t shift = lazyadam_balance_begin(total, T);
     #pragma omp parallel num_threads(T)
     {
         size_t lo, hi;
-        lazyadam_split(total, 0, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        lazyadam_split(total, 0, omp_get_thread_num(), omp_get_num_threads(), shift, &lo, &hi);
         run_multi_part(k, count, tensors, lo, hi, &s);
     }
+    lazyadam_balance_end(total, T);
     return LAZYADAM_OK;
 }

@@ -59,6 +59,7 @@ typedef struct lazyadam_cpu {
     int avx2;      /* AVX2 + FMA-free use: AVX2 and the OS saves YMM state */
     int avx512f;   /* AVX-512F and the OS saves opmask and ZMM state */
     int procs;     /* omp_get_num_procs() at detection (a system call each time it is asked) */
+    int tsc;       /* an invariant time-stamp counter (rdtsc ticks at a constant rate) */
 } lazyadam_cpu;
 const lazyadam_cpu *lazyadam_cpu_features(void);
 /* The features a CPU reports through cpuid leaf 1 (ECX), XCR0 (0 when OSXSAVE is
@@ -77,8 +78,21 @@ int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems);
 int lazyadam_threads_requested(const lazyadam_config *cfg);
 /* The half-open element range [lo, hi) of thread t of T over n elements, split at
  * multiples of 16 floats counted from `lead` (so that split points fall on 64-byte
- * lines of the written buffer). */
-void lazyadam_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi);
+ * lines of the written buffer). Thread 0 takes `shift` chunks fewer than an even share
+ * (more when negative; never fewer than none or more than all), the others share the rest
+ * evenly. Every (shift, T) covers [0, n) exactly once, in thread order. */
+void lazyadam_split(size_t n, size_t lead, int t, int T, int32_t shift, size_t *lo,
+        size_t *hi);
+
+/* balance.c — fork-lag balancing of the dense split (see the file's comment). The caller
+ * (thread 0 of the team to come) asks begin for the shift of a region over n elements on T
+ * threads just before the region, and calls end with the same n and T just after it. */
+int32_t lazyadam_balance_begin(size_t n, int T);
+void lazyadam_balance_end(size_t n, int T);
+/* Whether balancing runs here (invariant TSC, LAZYADAM_BALANCE not "off" or "0"). */
+int lazyadam_balance_enabled(void);
+/* The shift the calling thread has learned for n elements on T threads (tests, bench). */
+int32_t lazyadam_balance_shift(size_t n, int T);
 /* Elements before the first 64-byte boundary of p (0 when p is not float-aligned). */
 size_t lazyadam_lead(const float *p);
 

@@ -49,14 +49,29 @@ static size_t chunk_start(size_t c, size_t lead, size_t n)
     return s < n ? s : n;
 }
 
-void lazyadam_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi)
+void lazyadam_split(size_t n, size_t lead, int t, int T, int32_t shift, size_t *lo,
+        size_t *hi)
 {
     size_t first = lead ? lead : 16;
     size_t nchunks = n <= first ? 1 : 1 + (n - first + 15) / 16;
-    size_t base = nchunks / (size_t)T, rem = nchunks % (size_t)T;
-    size_t ut = (size_t)t;
-    size_t c0 = ut * base + (ut < rem ? ut : rem);
-    size_t c1 = c0 + base + (ut < rem ? 1 : 0);
-    *lo = chunk_start(c0, lead, n);
-    *hi = c1 >= nchunks ? n : chunk_start(c1, lead, n);
+    size_t uT = (size_t)T, c0, a, b;
+    if (T <= 1) {
+        c0 = nchunks;
+    } else {
+        /* Thread 0's chunks: an even share, rounded up, less the shift. */
+        size_t even = nchunks / uT + (nchunks % uT != 0);
+        int64_t want = (int64_t)(even > INT64_MAX ? INT64_MAX : even) - shift;
+        c0 = want <= 0 ? 0 : (uint64_t)want >= nchunks ? nchunks : (size_t)want;
+    }
+    if (t == 0) {
+        a = 0;
+        b = c0;
+    } else {
+        size_t rest = nchunks - c0, w = (size_t)t - 1;
+        size_t base = rest / (uT - 1), rem = rest % (uT - 1);
+        a = c0 + w * base + (w < rem ? w : rem);
+        b = a + base + (w < rem ? 1 : 0);
+    }
+    *lo = a >= nchunks ? n : chunk_start(a, lead, n);
+    *hi = b >= nchunks ? n : chunk_start(b, lead, n);
 }

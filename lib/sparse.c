@@ -252,7 +252,7 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
         #pragma omp parallel num_threads(T)
         {
             size_t r0, r1;
-            lazyadam_split(rows, 0, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+            lazyadam_split(rows, 0, omp_get_thread_num(), omp_get_num_threads(), 0, &r0, &r1);
             sparse_adam_rows(k, &g, r0, r1, dim, param, m, v, vmax, values, &s);
         }
     }

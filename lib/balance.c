@@ -1,0 +1,172 @@
+/* Fork-lag balancing: how the dense split is tilted toward the threads that start first.
+ *
+ * The threads of an OpenMP team do not start together. In libgomp the thread that reaches
+ * the pool's dock last (usually the caller, thread 0) releases the others and then makes a
+ * futex_wake system call (about 400 TSC ticks here) while the released workers are already
+ * computing; the join is not symmetric either. On this project's machine an even split of
+ * 2^15 elements over two threads leaves thread 0 finishing last in almost every call, and a
+ * 2^15 update only takes about 6,000 ticks. How much work thread 0 should give up depends on
+ * the runtime, the OS, the machine and the moment, so it is learned, not assumed.
+ *
+ * Each calling thread keeps, per size class (floor(log2 n)) and team size, a shift: the
+ * 16-float chunks thread 0 gives up to the others (negative: takes from them). Calls of a
+ * class probe in pairs, one at shift + step and one at shift - step, and the caller times
+ * each parallel region with the time-stamp counter. After PAIRS pairs the shift moves one
+ * step toward the side that was faster in at least WIN of them; otherwise it stays. That is
+ * a sign test on the real objective (the region's duration, fork and join included), so it
+ * needs no model of the runtime, no data from the workers, and one preempted call moves it
+ * no more than any other.
+ *
+ * Splits change timing only: every split gives bitwise the same results (the numerical
+ * contract), which the suites check at every thread count and at forced extreme shifts.
+ * Balancing runs where the CPU has an invariant TSC and the team has 2..BAL_MAX_T threads;
+ * LAZYADAM_BALANCE=off turns it off. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testing.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define BAL_HAVE_TSC 1
+static inline uint32_t ticks(void)
+{
+    return (uint32_t)__rdtsc();
+}
+#else
+#define BAL_HAVE_TSC 0
+static inline uint32_t ticks(void)
+{
+    return 0;
+}
+#endif
+
+#define BAL_MAX_T 8
+#define BAL_BUCKETS 41   /* floor(log2 n) for n < 2^40; larger n share the last */
+#define PAIRS 8          /* probe pairs per decision */
+#define WIN 6            /* wins out of PAIRS that move the shift */
+
+typedef struct bal_class {
+    int32_t shift;     /* chunks thread 0 gives up */
+    uint32_t first;    /* duration of the pair's first call */
+    uint8_t T;         /* the team size the class was learned for (0: fresh) */
+    uint8_t phase;     /* 0: the next call is its pair's first, 1: its second */
+    uint8_t pairs, wins;
+} bal_class;
+
+typedef struct bal_state {
+    bal_class cls[BAL_BUCKETS];
+    int cur;           /* the class of the call in flight, -1: none */
+    uint32_t t0;       /* its start */
+} bal_state;
+
+static _Thread_local bal_state bal;
+
+static int enabled;
+static pthread_once_t bal_once = PTHREAD_ONCE_INIT;
+
+static void init_balance(void)
+{
+    const char *env = getenv("LAZYADAM_BALANCE");
+    int off = env && (strcmp(env, "off") == 0 || strcmp(env, "0") == 0);
+    enabled = BAL_HAVE_TSC && lazyadam_cpu_features()->tsc && !off;
+    LAZYADAM_ONCE_PUBLISH(&bal_once);
+}
+
+int lazyadam_balance_enabled(void)
+{
+    pthread_once(&bal_once, init_balance);
+    LAZYADAM_ONCE_ACQUIRE(&bal_once);
+    return enabled;
+}
+
+/* Test hook: every balanced call of the process uses this shift and learns nothing. */
+static _Atomic int forced;
+static _Atomic int32_t forced_shift;
+
+void lazyadam_testing_force_shift(int on, int32_t shift)
+{
+    forced_shift = shift;
+    forced = on;
+}
+
+static int bucket_of(size_t n)
+{
+    int b = 0;
+    while (b < BAL_BUCKETS - 1 && (n >> (b + 1)) != 0)
+        b++;
+    return b;
+}
+
+/* A class's step: a 512th of a thread's share, at least one chunk. Calls probe one step
+ * either side of the shift: at 2^15 elements on two threads each chunk off the best shift
+ * costs about 9 ticks of a 6,200-tick call, so wider probes cost more than they tell.
+ * The shift never gives up or takes more than half a share. */
+static void class_sizes(size_t n, int T, int32_t *step, int32_t *limit)
+{
+    size_t share = n / 16 / (size_t)T, s = share / 512, l = share / 2;
+    *step = s < 1 ? 1 : s > INT32_MAX / 8 ? INT32_MAX / 8 : (int32_t)s;
+    *limit = l > INT32_MAX / 2 ? INT32_MAX / 2 : (int32_t)l;
+}
+
+static int32_t clamp(int64_t x, int32_t limit)
+{
+    return x > limit ? limit : x < -(int64_t)limit ? -limit : (int32_t)x;
+}
+
+int32_t lazyadam_balance_begin(size_t n, int T)
+{
+    bal.cur = -1;
+    if (T < 2 || T > BAL_MAX_T || !lazyadam_balance_enabled())
+        return 0;
+    int32_t step, limit;
+    class_sizes(n, T, &step, &limit);
+    if (forced)
+        return clamp(forced_shift, limit);
+    int b = bucket_of(n);
+    bal_class *c = &bal.cls[b];
+    if (c->T != T)
+        *c = (bal_class){ .T = (uint8_t)T };
+    bal.cur = b;
+    /* Pairs alternate which probe comes first, so that an effect of one call on the
+     * next (a worker released early sits at the dock sooner) favours neither side. */
+    int plus_now = c->phase == (c->pairs & 1);
+    int64_t probe = (int64_t)c->shift + (plus_now ? step : -step);
+    bal.t0 = ticks();
+    return clamp(probe, limit);
+}
+
+void lazyadam_balance_end(size_t n, int T)
+{
+    if (bal.cur < 0)
+        return;
+    uint32_t took = ticks() - bal.t0;
+    bal_class *c = &bal.cls[bal.cur];
+    bal.cur = -1;
+    if (c->phase == 0) {
+        c->first = took;
+        c->phase = 1;
+        return;
+    }
+    c->phase = 0;
+    /* shift + step was the faster: it ran first in even pairs, second in odd ones */
+    c->wins += (c->pairs & 1) ? took < c->first : took > c->first;
+    if (++c->pairs < PAIRS)
+        return;
+    int32_t step, limit;
+    class_sizes(n, T, &step, &limit);
+    if (c->wins >= WIN)
+        c->shift = clamp((int64_t)c->shift + step, limit);
+    else if (c->wins <= PAIRS - WIN)
+        c->shift = clamp((int64_t)c->shift - step, limit);
+    c->pairs = c->wins = 0;
+}
+
+int32_t lazyadam_balance_shift(size_t n, int T)
+{
+    const bal_class *c = &bal.cls[bucket_of(n)];
+    return c->T == T ? c->shift : 0;
+}

@@ -1,0 +1,176 @@
+/* Fork-lag balancing (lib/balance.c) and the tilted split it drives (lib/parallel.c):
+ * - every (n, lead, T, shift) split covers [0, n) exactly once, in thread order, cut on
+ *   64-byte lines of the written buffer, and shift 0 is the even split;
+ * - adam_step and adam_step_multi stay bitwise equal to reference/ at forced extreme
+ *   shifts, for every backend and several thread counts;
+ * - the learned shifts stay within their limits over many calls, and LAZYADAM_BALANCE=off
+ *   turns balancing off. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "internal.h"
+#include "reference.h"
+#include "testing.h"
+
+/* The split before balancing existed: an even share of chunks, the first `rem` threads
+ * one more. */
+static void even_split(size_t n, size_t lead, int t, int T, size_t *lo, size_t *hi)
+{
+    size_t first = lead ? lead : 16;
+    size_t nchunks = n <= first ? 1 : 1 + (n - first + 15) / 16;
+    size_t base = nchunks / (size_t)T, rem = nchunks % (size_t)T, ut = (size_t)t;
+    size_t c0 = ut * base + (ut < rem ? ut : rem), c1 = c0 + base + (ut < rem ? 1 : 0);
+    size_t s0 = c0 == 0 ? 0 : first + 16 * (c0 - 1), s1 = c1 == 0 ? 0 : first + 16 * (c1 - 1);
+    *lo = s0 < n ? s0 : n;
+    *hi = c1 >= nchunks || s1 > n ? n : s1;
+}
+
+static void split_cases(tally *t, rng *r)
+{
+    static const int32_t fixed[] = { 0, 1, -1, 7, -7, INT32_MAX, INT32_MIN, 1 << 20, -(1 << 20) };
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = iter % 4 == 0 ? rng_below(r, 40) : rng_below(r, 200000);
+        size_t lead = rng_below(r, 16);
+        int T = 1 + (int)rng_below(r, 9);
+        int32_t shift = iter % 3 == 0 ? fixed[rng_below(r, sizeof fixed / sizeof fixed[0])]
+                                      : (int32_t)rng_below(r, 4001) - 2000;
+        size_t next = 0;
+        int ok = 1;
+        for (int k = 0; k < T && ok; k++) {
+            size_t lo, hi;
+            lazyadam_split(n, lead, k, T, shift, &lo, &hi);
+            /* contiguous, in order, inside [0, n], cut on lead + 16j */
+            ok = lo == next && hi >= lo && hi <= n;
+            if (ok && hi != n && hi != 0)
+                ok = hi >= (lead ? lead : 16) && (hi - (lead ? lead : 16)) % 16 == 0;
+            if (ok && shift == 0) {
+                size_t elo, ehi;
+                even_split(n, lead, k, T, &elo, &ehi);
+                ok = elo == lo && ehi == hi;
+            }
+            next = hi;
+        }
+        ok = ok && next == n;
+        tally_case(t, ok, "split n=%zu lead=%zu T=%d shift=%d", n, lead, T, (int)shift);
+    }
+}
+
+/* One dense step of n elements (and a multi step over the same state cut in pieces) at
+ * a forced shift, against the reference. */
+static int dense_at_shift(rng *r, lazyadam_backend be, const lazyadam_config *base, int T,
+        size_t n, int32_t shift, int multi)
+{
+    lazyadam_config cfg = *base;
+    cfg.backend = be;
+    cfg.num_threads = T;
+    int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
+    size_t off = rng_below(r, 16);
+    gbuf p = gbuf_new(n, off), g = gbuf_new(n, off + 1), m = gbuf_new(n, off + 2),
+         v = gbuf_new(n, off + 3), x = gbuf_new(n, off + 4);
+    fill_normal(r, p.p, n, 1.0f);
+    fill_normal(r, g.p, n, 0.1f);
+    fill_normal(r, m.p, n, 0.01f);
+    fill_positive(r, v.p, n, 1e-4f);
+    fill_positive(r, x.p, n, 1e-4f);
+    size_t bytes = n * sizeof(float);
+    float *rp = malloc(bytes), *rm = malloc(bytes), *rv = malloc(bytes), *rx = malloc(bytes);
+    memcpy(rp, p.p, bytes); memcpy(rm, m.p, bytes); memcpy(rv, v.p, bytes); memcpy(rx, x.p, bytes);
+    int64_t step = 1 + (int64_t)rng_below(r, 50);
+
+    lazyadam_testing_force_shift(1, shift);
+    lazyadam_status st;
+    if (multi) {
+        /* three tensors laid over the buffers: the split runs over their concatenation */
+        size_t a = n / 3, b = n / 2;
+        float *xs = ams ? x.p : NULL;
+        lazyadam_tensor ts[3] = {
+            { a, p.p, g.p, m.p, v.p, xs },
+            { b - a, p.p + a, g.p + a, m.p + a, v.p + a, xs ? xs + a : NULL },
+            { n - b, p.p + b, g.p + b, m.p + b, v.p + b, xs ? xs + b : NULL },
+        };
+        st = lazyadam_adam_step_multi(&cfg, step, 3, ts);
+    } else {
+        st = lazyadam_adam_step(&cfg, step, n, p.p, g.p, m.p, v.p, ams ? x.p : NULL);
+    }
+    lazyadam_testing_force_shift(0, 0);
+    ref_adam_step(&cfg, step, n, rp, g.p, rm, rv, rx);
+
+    size_t bad = compare_state("param", rp, p.p, n) + compare_state("m", rm, m.p, n)
+               + compare_state("v", rv, v.p, n);
+    if (ams)
+        bad += compare_state("vmax", rx, x.p, n);
+    int ok = st == LAZYADAM_OK && bad == 0 && gbuf_guards_ok(&p) && gbuf_guards_ok(&g)
+          && gbuf_guards_ok(&m) && gbuf_guards_ok(&v) && gbuf_guards_ok(&x);
+    gbuf_free(&p); gbuf_free(&g); gbuf_free(&m); gbuf_free(&v); gbuf_free(&x);
+    free(rp); free(rm); free(rv); free(rx);
+    return ok;
+}
+
+static void forced_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    static const int T_list[] = { 2, 3, 7 };
+    static const size_t n_list[] = { 16384 * 2 + 5, 16384 * 3 + 17, 16384 * 8 };
+    static const int32_t shifts[] = { INT32_MAX, INT32_MIN, 0, 33, -33 };
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    for (size_t c = 0; c < nv; c++)
+        for (size_t ti = 0; ti < sizeof T_list / sizeof T_list[0]; ti++)
+            for (size_t si = 0; si < sizeof shifts / sizeof shifts[0]; si++)
+                for (int multi = 0; multi < 2; multi++) {
+                    size_t n = n_list[rng_below(r, 3)];
+                    int ok = dense_at_shift(r, be, &cv[c].cfg, T_list[ti], n, shifts[si], multi);
+                    tally_case(t, ok, "%s backend=%s config=%s n=%zu threads=%d shift=%d",
+                            multi ? "adam_step_multi" : "adam_step", lazyadam_backend_name(be),
+                            cv[c].name, n, T_list[ti], (int)shifts[si]);
+                }
+}
+
+/* Many learning calls, the reference stepped in lockstep: results stay bitwise the
+ * reference's and the learned shift stays in bounds. */
+static void learning_cases(tally *t, rng *r)
+{
+    const size_t n = 1u << 15;
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.num_threads = 2;
+    float *p = malloc(n * 4), *g = malloc(n * 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    float *rp = malloc(n * 4), *rm = calloc(n, 4), *rv = calloc(n, 4);
+    fill_normal(r, p, n, 1.0f);
+    memcpy(rp, p, n * 4);
+    int ok = 1;
+    for (int64_t step = 1; step <= 3000 && ok; step++) {
+        fill_normal(r, g, 64, 0.1f);   /* a cheap change of gradient every step */
+        ok = lazyadam_adam_step(&cfg, step, n, p, g, m, v, NULL) == LAZYADAM_OK;
+        ref_adam_step(&cfg, step, n, rp, g, rm, rv, NULL);
+    }
+    size_t bad = compare_state("param", rp, p, n) + compare_state("m", rm, m, n)
+               + compare_state("v", rv, v, n);
+    int32_t learned = lazyadam_balance_shift(n, 2);
+    int32_t limit = (int32_t)(n / 16 / 2 / 2);
+    printf("  learned shift for %zu elements on 2 threads after 3000 steps: %d chunks "
+           "(balancing %s)\n", n, (int)learned, lazyadam_balance_enabled() ? "on" : "off");
+    tally_case(t, ok && bad == 0 && learned >= -limit && learned <= limit,
+            "3000 learning steps of %zu elements on 2 threads: bitwise, shift %d within +-%d",
+            n, (int)learned, (int)limit);
+    if (!lazyadam_balance_enabled())
+        tally_case(t, learned == 0, "balancing off: nothing learned (shift %d)", (int)learned);
+    free(p); free(g); free(m); free(v); free(rp); free(rm); free(rv);
+}
+
+int main(void)
+{
+    rng r = { harness_seed("test_balance") };
+    tally t = { 0, 0, 0 };
+    const char *env = getenv("LAZYADAM_BALANCE");
+    if (env && strcmp(env, "off") == 0)
+        tally_case(&t, !lazyadam_balance_enabled(), "LAZYADAM_BALANCE=off turns balancing off");
+    split_cases(&t, &r);
+    lazyadam_backend bes[4];
+    size_t nb = test_backends(&t, bes);
+    for (size_t b = 0; b < nb; b++)
+        forced_cases(&t, &r, bes[b]);
+    learning_cases(&t, &r);
+    return tally_finish(&t);
+}
