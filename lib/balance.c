@@ -61,6 +61,7 @@ typedef struct bal_state {
     bal_class cls[BAL_BUCKETS];
     int cur;           /* the class of the call in flight, -1: none */
     uint32_t t0;       /* its start */
+    int32_t step, limit;   /* its class_sizes() */
 } bal_state;
 
 static _Thread_local bal_state bal;
@@ -131,6 +132,8 @@ int32_t lazyadam_balance_begin(size_t n, int T)
     if (c->T != T)
         *c = (bal_class){ .T = (uint8_t)T };
     bal.cur = b;
+    bal.step = step;
+    bal.limit = limit;
     /* Pairs alternate which probe comes first, so that an effect of one call on the
      * next (a worker released early sits at the dock sooner) favours neither side. */
     int plus_now = c->phase == (c->pairs & 1);
@@ -139,7 +142,7 @@ int32_t lazyadam_balance_begin(size_t n, int T)
     return clamp(probe, limit);
 }
 
-void lazyadam_balance_end(size_t n, int T)
+void lazyadam_balance_end(void)
 {
     if (bal.cur < 0)
         return;
@@ -156,12 +159,10 @@ void lazyadam_balance_end(size_t n, int T)
     c->wins += (c->pairs & 1) ? took < c->first : took > c->first;
     if (++c->pairs < PAIRS)
         return;
-    int32_t step, limit;
-    class_sizes(n, T, &step, &limit);
     if (c->wins >= WIN)
-        c->shift = clamp((int64_t)c->shift + step, limit);
+        c->shift = clamp((int64_t)c->shift + bal.step, bal.limit);
     else if (c->wins <= PAIRS - WIN)
-        c->shift = clamp((int64_t)c->shift - step, limit);
+        c->shift = clamp((int64_t)c->shift - bal.step, bal.limit);
     c->pairs = c->wins = 0;
 }
 

@@ -113,7 +113,7 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
         lazyadam_split(n, lead, omp_get_thread_num(), omp_get_num_threads(), shift, &lo, &hi);
         run_range(k, &tt, lo, hi, &ts);
     }
-    lazyadam_balance_end(n, T);
+    lazyadam_balance_end();
     return LAZYADAM_OK;
 }
 
@@ -179,6 +179,6 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
         lazyadam_split(total, 0, omp_get_thread_num(), omp_get_num_threads(), shift, &lo, &hi);
         run_multi_part(k, count, tensors, lo, hi, &s);
     }
-    lazyadam_balance_end(total, T);
+    lazyadam_balance_end();
     return LAZYADAM_OK;
 }

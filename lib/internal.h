@@ -86,9 +86,9 @@ void lazyadam_split(size_t n, size_t lead, int t, int T, int32_t shift, size_t *
 
 /* balance.c — fork-lag balancing of the dense split (see the file's comment). The caller
  * (thread 0 of the team to come) asks begin for the shift of a region over n elements on T
- * threads just before the region, and calls end with the same n and T just after it. */
+ * threads just before the region, and calls end just after it. */
 int32_t lazyadam_balance_begin(size_t n, int T);
-void lazyadam_balance_end(size_t n, int T);
+void lazyadam_balance_end(void);
 /* Whether balancing runs here (invariant TSC, LAZYADAM_BALANCE not "off" or "0"). */
 int lazyadam_balance_enabled(void);
 /* The shift the calling thread has learned for n elements on T threads (tests, bench). */
