@@ -19,6 +19,7 @@
  *
  * Splits change timing only: every split gives bitwise the same results (the numerical
  * contract), which the suites check at every thread count and at forced extreme shifts.
+ * The learner itself is checked against a simulated clock (lazyadam_testing_balance_clock).
  * Balancing runs where the CPU has an invariant TSC and the team has 2..BAL_MAX_T threads;
  * LAZYADAM_BALANCE=off turns it off. */
 #include <pthread.h>
@@ -32,34 +33,53 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #define BAL_HAVE_TSC 1
-static inline uint32_t ticks(void)
+static inline uint32_t tsc(void)
 {
     return (uint32_t)__rdtsc();
 }
 #else
 #define BAL_HAVE_TSC 0
-static inline uint32_t ticks(void)
+static inline uint32_t tsc(void)
 {
     return 0;
 }
 #endif
+
+/* Test hook: a simulated clock, told the timed call's shift. */
+static lazyadam_testing_clock_fn *_Atomic test_clock;
+
+void lazyadam_testing_balance_clock(lazyadam_testing_clock_fn *clock)
+{
+    test_clock = clock;
+}
+
+static inline uint32_t ticks(int32_t shift, int end)
+{
+    lazyadam_testing_clock_fn *c = test_clock;
+    return c ? c(shift, end) : tsc();
+}
 
 #define BAL_MAX_T 8
 #define BAL_BUCKETS 41   /* floor(log2 n) for n < 2^40; larger n share the last */
 #define PAIRS 8          /* probe pairs per decision */
 #define WIN 6            /* wins out of PAIRS that move the shift */
 
-typedef struct bal_class {
-    int32_t shift;     /* chunks thread 0 gives up */
+typedef struct bal_pair {
     uint32_t first;    /* duration of the pair's first call */
-    uint8_t T;         /* the team size the class was learned for (0: fresh) */
     uint8_t phase;     /* 0: the next call is its pair's first, 1: its second */
     uint8_t pairs, wins;
+} bal_pair;
+
+typedef struct bal_class {
+    int32_t shift;     /* chunks thread 0 gives up */
+    bal_pair probe;    /* shift + step against shift - step */
+    uint8_t T;         /* the team size the class was learned for (0: fresh) */
 } bal_class;
 
 typedef struct bal_state {
     bal_class cls[BAL_BUCKETS];
     int cur;           /* the class of the call in flight, -1: none */
+    int32_t shift;     /* its shift */
     uint32_t t0;       /* its start */
     int32_t step, limit;   /* its class_sizes() */
 } bal_state;
@@ -118,6 +138,32 @@ static int32_t clamp(int64_t x, int32_t limit)
     return x > limit ? limit : x < -(int64_t)limit ? -limit : (int32_t)x;
 }
 
+/* Which side of pair p this call is on. The pairs alternate which side comes first, so
+ * that an effect of one call on the next (a worker released early sits at the dock
+ * sooner) favours neither side: side 1 runs first in even pairs, second in odd ones. */
+static int side_now(const bal_pair *p)
+{
+    return p->phase == (p->pairs & 1);
+}
+
+/* Records a call of pair p that took `took`; returns after a completed decision: +1 when
+ * side 1 won at least WIN of the PAIRS pairs, -1 when side 0 did, else 0. */
+static int pair_record(bal_pair *p, uint32_t took)
+{
+    if (p->phase == 0) {
+        p->first = took;
+        p->phase = 1;
+        return 0;
+    }
+    p->phase = 0;
+    p->wins += (p->pairs & 1) ? took < p->first : took > p->first;
+    if (++p->pairs < PAIRS)
+        return 0;
+    int verdict = p->wins >= WIN ? 1 : p->wins <= PAIRS - WIN ? -1 : 0;
+    p->pairs = p->wins = 0;
+    return verdict;
+}
+
 int32_t lazyadam_balance_begin(size_t n, int T)
 {
     bal.cur = -1;
@@ -134,36 +180,22 @@ int32_t lazyadam_balance_begin(size_t n, int T)
     bal.cur = b;
     bal.step = step;
     bal.limit = limit;
-    /* Pairs alternate which probe comes first, so that an effect of one call on the
-     * next (a worker released early sits at the dock sooner) favours neither side. */
-    int plus_now = c->phase == (c->pairs & 1);
-    int64_t probe = (int64_t)c->shift + (plus_now ? step : -step);
-    bal.t0 = ticks();
-    return clamp(probe, limit);
+    /* side 1 of the probe pair is shift + step */
+    bal.shift = clamp((int64_t)c->shift + (side_now(&c->probe) ? step : -step), limit);
+    bal.t0 = ticks(bal.shift, 0);
+    return bal.shift;
 }
 
 void lazyadam_balance_end(void)
 {
     if (bal.cur < 0)
         return;
-    uint32_t took = ticks() - bal.t0;
+    uint32_t took = ticks(bal.shift, 1) - bal.t0;
     bal_class *c = &bal.cls[bal.cur];
     bal.cur = -1;
-    if (c->phase == 0) {
-        c->first = took;
-        c->phase = 1;
-        return;
-    }
-    c->phase = 0;
-    /* shift + step was the faster: it ran first in even pairs, second in odd ones */
-    c->wins += (c->pairs & 1) ? took < c->first : took > c->first;
-    if (++c->pairs < PAIRS)
-        return;
-    if (c->wins >= WIN)
-        c->shift = clamp((int64_t)c->shift + bal.step, bal.limit);
-    else if (c->wins <= PAIRS - WIN)
-        c->shift = clamp((int64_t)c->shift - bal.step, bal.limit);
-    c->pairs = c->wins = 0;
+    int verdict = pair_record(&c->probe, took);
+    if (verdict)
+        c->shift = clamp((int64_t)c->shift + verdict * bal.step, bal.limit);
 }
 
 int32_t lazyadam_balance_shift(size_t n, int T)

@@ -4,7 +4,9 @@
  * - adam_step and adam_step_multi stay bitwise equal to reference/ at forced extreme
  *   shifts, for every backend and several thread counts;
  * - the learned shifts stay within their limits over many calls, and LAZYADAM_BALANCE=off
- *   turns balancing off. */
+ *   turns balancing off;
+ * - against a simulated clock, the learner walks to the fastest shift (or its limit) and
+ *   stays there, through jitter and stalls. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,62 @@ static void learning_cases(tally *t, rng *r)
     free(p); free(g); free(m); free(v); free(rp); free(rm); free(rv);
 }
 
+/* The learner against a simulated clock: each call "takes" a cost that is least at a
+ * target shift and grows by `slope` ticks a chunk away from it, plus seeded jitter and, in
+ * one call of 50, a 100,000-tick stall (a preemption). The shift must walk to the target
+ * and stay within a step of it, and stop at its limit when the target is beyond it. */
+static struct {
+    rng r;
+    uint32_t now;
+    int32_t target;
+    int calls;
+} sim;
+
+static uint32_t sim_clock(int32_t shift, int end)
+{
+    if (end) {
+        int64_t off = (int64_t)shift - sim.target;
+        sim.now += 6000u + 9u * (uint32_t)(off < 0 ? -off : off) + (uint32_t)rng_below(&sim.r, 20)
+                 + (++sim.calls % 50 == 0 ? 100000u : 0u);
+    }
+    return sim.now;
+}
+
+static void learner_cases(tally *t, rng *r)
+{
+    /* 2^16 elements on 2 threads: 2,048 chunks a share, a step of 4, a limit of 1,024
+     * (a class of its own: learning_cases uses 2^15) */
+    const size_t n = 1u << 16;
+    const int32_t step = 4, limit = 1024;
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.num_threads = 2;
+    float *p = calloc(n, 4), *g = calloc(n, 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    sim.r.s = rng_below(r, UINT64_MAX);
+    lazyadam_testing_balance_clock(sim_clock);
+    static const struct { int32_t target; int calls; } legs[] = {
+        { 40, 1000 }, { -300, 3000 }, { 5000, 8000 }, { -5000, 12000 }, { 0, 6000 },
+    };
+    int64_t s = 1;
+    for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
+        sim.target = legs[l].target;
+        int ok = 1;
+        for (int k = 0; k < legs[l].calls && ok; k++)
+            ok = lazyadam_adam_step(&cfg, s++, n, p, g, m, v, NULL) == LAZYADAM_OK;
+        int32_t got = lazyadam_balance_shift(n, 2);
+        int32_t want = sim.target > limit ? limit : sim.target < -limit ? -limit : sim.target;
+        if (!lazyadam_balance_enabled())
+            want = 0;
+        int32_t d = got > want ? got - want : want - got;
+        printf("  simulated clock, best shift %d: learned %d after %d calls\n", (int)sim.target,
+                (int)got, legs[l].calls);
+        tally_case(t, ok && d <= step, "learner, simulated clock: best shift %d (limit %d), "
+                "learned %d after %d calls (balancing %s)", (int)sim.target, (int)limit,
+                (int)got, legs[l].calls, lazyadam_balance_enabled() ? "on" : "off");
+    }
+    lazyadam_testing_balance_clock(NULL);
+    free(p); free(g); free(m); free(v);
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_balance") };
@@ -172,5 +230,6 @@ int main(void)
     for (size_t b = 0; b < nb; b++)
         forced_cases(&t, &r, bes[b]);
     learning_cases(&t, &r);
+    learner_cases(&t, &r);
     return tally_finish(&t);
 }
