@@ -23,6 +23,15 @@ void baseline_plain_adam(size_t n, float *p, const float *g, float *m, float *v,
 void baseline_plain_adam_fixed(size_t n, float *p, const float *g, float *m, float *v,
         float alpha, float beta1, float beta2, float eps, int threads);
 
+/* The same four compiled without AVX-512 (-march=native -mno-avx512f): what the plain
+ * loops are on an AVX2-only CPU such as Zen 3, and so the AVX2 backend's yardstick. */
+void baseline_roofline_avx2(size_t n, float *p, const float *g, float *m, float *v, int threads);
+void baseline_copy_avx2(size_t n, float *dst, const float *src, int threads);
+void baseline_plain_adam_avx2(size_t n, float *p, const float *g, float *m, float *v, float lr,
+        float beta1, float beta2, float eps, long step, int threads);
+void baseline_plain_adam_fixed_avx2(size_t n, float *p, const float *g, float *m, float *v,
+        float alpha, float beta1, float beta2, float eps, int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -168,9 +169,18 @@ void BM_copy(benchmark::State &state, size_t n, int threads)
 }
 
 // The plain loop as a full Adam step (bias corrections from the step, every call, like
-// adam_step), or with a fixed step size (`fixed`: no per-call scalar work at all).
-void BM_plain_adam(benchmark::State &state, size_t n, int threads, bool fixed)
+// adam_step), or with a fixed step size (`fixed`: no per-call scalar work at all); built
+// for this machine, or (`avx2`) as -march=native builds it on a CPU without AVX-512.
+using PlainFn = void (*)(size_t, float *, const float *, float *, float *, float, float, float,
+        float, long, int);
+using PlainFixedFn = void (*)(size_t, float *, const float *, float *, float *, float, float,
+        float, float, int);
+PlainFn plain_fn(bool avx2) { return avx2 ? baseline_plain_adam_avx2 : baseline_plain_adam; }
+
+void BM_plain_adam(benchmark::State &state, size_t n, int threads, bool fixed, bool avx2)
 {
+    PlainFixedFn fixed_fn = avx2 ? baseline_plain_adam_fixed_avx2 : baseline_plain_adam_fixed;
+    PlainFn full_fn = plain_fn(avx2);
     Arrays &a = arrays(n);
     double roof = roofline_seconds(n, threads);
     a.init();
@@ -178,9 +188,9 @@ void BM_plain_adam(benchmark::State &state, size_t n, int threads, bool fixed)
     double t0 = now();
     for (auto _ : state) {
         if (fixed)
-            baseline_plain_adam_fixed(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, threads);
+            fixed_fn(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, threads);
         else
-            baseline_plain_adam(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, step++, threads);
+            full_fn(n, a.p, a.g, a.m, a.v, 1e-3f, 0.9f, 0.999f, 1e-8f, step++, threads);
     }
     set_counters(state, (double)n, kAdamBytes * n, now() - t0, roof);
 }
@@ -364,6 +374,176 @@ void BM_group(benchmark::State &state, int method, size_t rows, size_t nnz)
     state.SetItemsProcessed((int64_t)(state.iterations() * (double)nnz));
 }
 
+// ---------------------------------------------------------------- paired targets
+// A target ratio measured in pairs: each iteration times a batch of the subject and a
+// batch of its yardstick back to back, in alternating order, and keeps the ratio of the
+// two throughputs. This machine's bandwidth and scheduling drift by tens of percent
+// between seconds (a fast and a slow state), so two benchmarks run apart, even
+// interleaved, compare different machines; two batches a few milliseconds apart compare
+// the same one. Counters: `ratio`, the median pair's ratio (subject / yardstick, in
+// elements per second), its 10th and 90th percentiles, and each side's median rate.
+struct Side {
+    std::function<lazyadam_status()> call;   // one call
+    double elems;                 // elements one call updates
+};
+
+void BM_pair(benchmark::State &state, const Side &subject, const Side &yard, double min_batch)
+{
+    lazyadam_status st = LAZYADAM_OK;
+    auto per_call = [&st](const Side &s, size_t k) {
+        double t0 = now();
+        for (size_t i = 0; i < k; i++) {
+            lazyadam_status r = s.call();
+            st = st != LAZYADAM_OK ? st : r;
+        }
+        return (now() - t0) / (double)k;
+    };
+    auto batch_size = [&per_call, min_batch](const Side &s) {
+        per_call(s, 1);
+        size_t k = 1;
+        while (per_call(s, k) * (double)k < min_batch)
+            k *= 2;
+        return k;
+    };
+    size_t ks = batch_size(subject), ky = batch_size(yard);
+    std::vector<double> ratio, rate_s, rate_y;
+    bool yard_first = false;
+    for (auto _ : state) {
+        double ts, ty;
+        if (yard_first) {
+            ty = per_call(yard, ky);
+            ts = per_call(subject, ks);
+        } else {
+            ts = per_call(subject, ks);
+            ty = per_call(yard, ky);
+        }
+        yard_first = !yard_first;
+        state.SetIterationTime(ts * (double)ks + ty * (double)ky);
+        rate_s.push_back(subject.elems / ts);
+        rate_y.push_back(yard.elems / ty);
+        ratio.push_back(rate_s.back() / rate_y.back());
+    }
+    if (st != LAZYADAM_OK)
+        state.SkipWithError(lazyadam_status_string(st));
+    auto pct = [](std::vector<double> &x, double q) {
+        std::sort(x.begin(), x.end());
+        return x.empty() ? 0.0 : x[(size_t)(q * (double)(x.size() - 1) + 0.5)];
+    };
+    state.counters["ratio"] = pct(ratio, 0.5);
+    state.counters["ratio_p10"] = pct(ratio, 0.1);
+    state.counters["ratio_p90"] = pct(ratio, 0.9);
+    state.counters["subject_per_s"] = pct(rate_s, 0.5);
+    state.counters["yardstick_per_s"] = pct(rate_y, 0.5);
+    state.counters["pairs"] = (double)ratio.size();
+}
+
+// The yardstick's own copy of the state where it would corrupt the subject's (the
+// roofline loop adds g to v, which would go negative under Adam).
+Arrays &yard_arrays(size_t n)
+{
+    static std::map<size_t, std::unique_ptr<Arrays>> cache;
+    auto &slot = cache[n];
+    if (!slot)
+        slot = std::make_unique<Arrays>(n);
+    return *slot;
+}
+
+Side adam_side(lazyadam_backend b, size_t n, int threads)
+{
+    Arrays *a = &arrays(n);
+    a->init();
+    auto c = std::make_shared<lazyadam_config>(config_for(b, threads));
+    auto step = std::make_shared<int64_t>(1);
+    return { [=] { return lazyadam_adam_step(c.get(), (*step)++, n, a->p, a->g, a->m, a->v, nullptr); }, (double)n };
+}
+
+void register_pairs(const std::vector<lazyadam_backend> &simd, lazyadam_backend best, double min_time)
+{
+    char buf[256];
+    // Batches of at least 2 ms, so a clock read and a thread wake-up stay small beside them.
+    auto add = [&](std::function<std::pair<Side, Side>()> make, double min_batch = 0.002) {
+        auto *bm = benchmark::RegisterBenchmark(buf, [=](benchmark::State &s) {
+            auto sides = make();
+            BM_pair(s, sides.first, sides.second, min_batch);
+        });
+        bm->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(min_time);
+    };
+    const size_t big = (size_t)1 << 25, small = (size_t)1 << 15;
+    for (lazyadam_backend b : simd) {
+        std::snprintf(buf, sizeof buf, "pair/adam_step/%s/vs:roofline/n:%zu/threads:2", lazyadam_backend_name(b), big);
+        add([=] {
+            Arrays *y = &yard_arrays(big);
+            return std::make_pair(adam_side(b, big, 2),
+                    Side{ [=] {
+                        baseline_roofline(big, y->p, y->g, y->m, y->v, 2);
+                        return LAZYADAM_OK;
+                    }, (double)big });
+        });
+        // Each backend against the plain loop built for its ISA.
+        bool avx2 = b == LAZYADAM_BACKEND_AVX2;
+        for (int t : { 1, 2 }) {
+            std::snprintf(buf, sizeof buf, "pair/adam_step/%s/vs:plain_adam%s/n:%zu/threads:%d",
+                    lazyadam_backend_name(b), avx2 ? "_avx2" : "", small, t);
+            add([=] {
+                Arrays *a = &arrays(small);
+                auto step = std::make_shared<long>(1);
+                PlainFn plain = plain_fn(avx2);
+                return std::make_pair(adam_side(b, small, t), Side{ [=] {
+                    plain(small, a->p, a->g, a->m, a->v, 1e-3f, 0.9f, 0.999f, 1e-8f, (*step)++, t);
+                    return LAZYADAM_OK;
+                }, (double)small });
+            });
+        }
+    }
+    // Many tensors against one adam_step over as many elements, in the same memory.
+    std::snprintf(buf, sizeof buf, "pair/adam_step_multi/%s/vs:adam_step/tensors:1000/each:1024/threads:2",
+            lazyadam_backend_name(best));
+    add([=] {
+        const size_t count = 1000, each = 1024, total = count * each;
+        Arrays *a = &arrays(total);
+        a->init();
+        auto ts = std::make_shared<std::vector<lazyadam_tensor>>(count);
+        for (size_t i = 0; i < count; i++)
+            (*ts)[i] = { each, a->p + i * each, a->g + i * each, a->m + i * each, a->v + i * each, nullptr };
+        auto c = std::make_shared<lazyadam_config>(config_for(best, 2));
+        auto step = std::make_shared<int64_t>(1);
+        return std::make_pair(Side{ [=] { return lazyadam_adam_step_multi(c.get(), (*step)++, count, ts->data()); },
+                                    (double)total },
+                adam_side(best, total, 2));
+    });
+    // lazy_step's touched elements per second against dense adam_step's at 2^25. The
+    // target pair runs batches of at least 20 ms, so the lazy steps run back to back as a
+    // trainer's do, each on new rows of a table far larger than the cache; the first step
+    // after a dense batch, whose 512 MB sweep has evicted the table's page-table entries
+    // and the gradient rows, is one of ~40. The `cold` pair runs one lazy step after each
+    // dense step: every step then pays for that eviction.
+    for (bool cold : { false, true }) {
+        std::snprintf(buf, sizeof buf, "pair/lazy_step%s/%s/vs:adam_step/rows:1000000/dim:64/density:0.01/"
+                "uniform/n:%zu/threads:2", cold ? "_cold" : "", lazyadam_backend_name(best), big);
+        add([=] {
+            const size_t rows = 1000000, dim = 64, nnz = 10000;
+            Table &t = table();
+            t.ensure(rows * dim);
+            t.reset(rows * dim);
+            t.ensure_values(nnz * dim);
+            auto steps = std::make_shared<std::vector<std::vector<int64_t>>>(
+                    index_steps(rows, nnz, UNIFORM, 0.05, 8, rows * 31 + nnz));
+            double touched = 0;
+            for (auto &s : *steps)
+                touched += (double)distinct(s) * (double)dim;
+            touched /= (double)steps->size();
+            auto c = std::make_shared<lazyadam_config>(config_for(best, 2));
+            auto step = std::make_shared<int64_t>(1);
+            Table *tp = &t;
+            return std::make_pair(Side{ [=] {
+                const auto &idx = (*steps)[(size_t)*step % steps->size()];
+                return lazyadam_lazy_step(c.get(), (*step)++, rows, dim, tp->p, tp->m, tp->v, nullptr,
+                        nnz, idx.data(), tp->vals);
+            }, touched }, adam_side(best, big, 2));
+        }, cold ? 0.0 : 0.02);
+    }
+}
+
 // ---------------------------------------------------------------- registration
 template <class F>
 void reg(const std::string &name, double min_time, F f)
@@ -396,10 +576,12 @@ void register_all()
             reg(buf, mt, [=](benchmark::State &s) { BM_roofline(s, n, t); });
             std::snprintf(buf, sizeof buf, "copy/n:%zu/threads:%d", n, t);
             reg(buf, mt, [=](benchmark::State &s) { BM_copy(s, n, t); });
-            std::snprintf(buf, sizeof buf, "plain_adam/n:%zu/threads:%d", n, t);
-            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t, false); });
-            std::snprintf(buf, sizeof buf, "plain_adam_fixed/n:%zu/threads:%d", n, t);
-            reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t, true); });
+            for (bool avx2 : { false, true })
+                for (bool fixed : { false, true }) {
+                    std::snprintf(buf, sizeof buf, "plain_adam%s%s/n:%zu/threads:%d",
+                            fixed ? "_fixed" : "", avx2 ? "_avx2" : "", n, t);
+                    reg(buf, mt, [=](benchmark::State &s) { BM_plain_adam(s, n, t, fixed, avx2); });
+                }
             for (lazyadam_backend b : backends) {
                 std::snprintf(buf, sizeof buf, "adam_step/%s/n:%zu/threads:%d",
                         lazyadam_backend_name(b), n, t);
@@ -463,6 +645,11 @@ void register_all()
                         method ? "hash" : "sort", rows, nnz);
                 reg(buf, mt, [=](benchmark::State &s) { BM_group(s, method, rows, nnz); });
             }
+    std::vector<lazyadam_backend> simd;
+    for (lazyadam_backend b : backends)
+        if (b == LAZYADAM_BACKEND_AVX2 || b == LAZYADAM_BACKEND_AVX512)
+            simd.push_back(b);
+    register_pairs(simd, best, g_full ? 3.0 : 0.5);
 }
 
 }  // namespace

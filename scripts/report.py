@@ -25,7 +25,7 @@ def parse(name):
         if ":" in p:
             k, v = p.split(":", 1)
             fields[k] = v
-        elif p != "real_time":
+        elif p not in ("real_time", "manual_time"):
             plain.append(p)
     return parts[0], plain, fields
 
@@ -39,28 +39,26 @@ def load_bench(path):
             continue
         kind, plain, fields = parse(b["name"])
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
-        rows.append({"kind": kind, "plain": plain, "f": fields, "sec": b["real_time"] * scale,
+        rows.append({"name": b["name"], "kind": kind, "plain": plain, "f": fields, "sec": b["real_time"] * scale,
                      "items": b.get("items_per_second"), "bytes": b.get("bytes_per_second"),
-                     "roofline": b.get("roofline"), "ms_per_step": b.get("ms_per_step")})
+                     "roofline": b.get("roofline"), "ms_per_step": b.get("ms_per_step"),
+                     **{k: b.get(k) for k in ("ratio", "ratio_p10", "ratio_p90", "pairs",
+                                              "subject_per_s", "yardstick_per_s")}})
     return doc.get("context", {}), rows
 
 
-def load_repeated(path):
-    """The targets pass (run_bench.sh): every benchmark repeated, its repetitions randomly
-    interleaved with the others'. Returns two tables with one row per benchmark: its best
-    (fastest) repetition, and its median one; None when there was no such pass."""
+def load_pairs(path):
+    """The targets pass (run_bench.sh): the pair/* benchmarks, each repeated with its
+    repetitions interleaved with the others'. Returns {name without min_time: [rows]}."""
     if not os.path.exists(path):
-        return None
+        return {}
     _, rows = load_bench(path)
-    by_name = {}
+    out = {}
     for r in rows:
-        by_name.setdefault((r["kind"], tuple(r["plain"]), tuple(sorted(r["f"].items()))), []).append(r)
-    best, median = [], []
-    for runs in by_name.values():
-        runs.sort(key=lambda r: r["sec"])
-        for table, r in ((best, runs[0]), (median, runs[len(runs) // 2])):
-            table.append(dict(r, reps=len(runs)))
-    return best, median
+        if r["kind"] == "pair" and r["ratio"] is not None:
+            key = re.sub(r"/min_time:[^/]*|/(real|manual)_time$", "", r["name"])
+            out.setdefault(key[len("pair/"):], []).append(r)
+    return out
 
 
 def find(table, kind, plain=None, **fields):
@@ -118,31 +116,39 @@ def main():
     w(f"| date | {ctx.get('date', '?')} |\n")
 
     # ---- targets
-    # From the targets pass when there is one: each ratio's two sides then ran
-    # interleaved over the same minutes, so a machine whose bandwidth drifts during the
-    # run (this one's moved 3x between runs) moves both sides alike.
-    # The best repetition of each side, because interference on this shared machine only
-    # ever adds time, and comes in spells (a benchmark's 10 repetitions split between a
-    # fast and a slow mode): a median then depends on how many slow spells each side drew.
-    # The medians are printed as well.
-    repeated = load_repeated(os.path.join(os.path.dirname(bench_path), "targets.json"))
-    main_rows = rows
+    # Measured in pairs (pair/* in bench.cc): each iteration times the subject and its
+    # yardstick back to back, so both sides of a ratio meet the same machine, whose
+    # bandwidth and scheduling drift within seconds. A figure is the median pair's ratio,
+    # the median over the interleaved repetitions of the targets pass.
+    pairs = load_pairs(os.path.join(os.path.dirname(bench_path), "targets.json"))
+    reps = max((len(v) for v in pairs.values()), default=0)
     w("## Targets\n")
-    if repeated:
-        reps = max(r["reps"] for r in repeated[0])
-        w(f"Each figure is the ratio of the two sides' best runs over {reps} repetitions, run "
-          "in random interleaved order in one pass (`lazyadam-bench --benchmark_repetitions="
-          f"{reps} --benchmark_enable_random_interleaving=true`, the targets pass of "
-          "`scripts/run_bench.sh`), so both sides of a ratio ran over the same minutes. "
-          "The same ratios from the medians follow the table.\n")
-    w("| figure | measured | target | met |\n|---|---|---|---|")
+    w("Each ratio is measured in pairs (`pair/*` in `bench/bench.cc`): every iteration times a batch "
+      "of the subject and a batch of its yardstick back to back (batches of at least 2 ms, order "
+      "alternating), so both sides meet the same moment of the machine. The figure is the median "
+      f"pair's ratio, the median of {reps} repetitions run in random interleaved order (the targets "
+      "pass of `scripts/run_bench.sh`); beside it, the lowest and highest repetition, and the 10th "
+      "and 90th percentile of the pairs in the median repetition.\n")
+    w("| figure | measured | repetitions | pairs p10–p90 | target | met |\n|---|---|---|---|---|---|")
+
+    def pair_target(label, key, goal):
+        """goal None: a figure shown beside the targets, with none of its own."""
+        runs = sorted(pairs.get(key, []), key=lambda r: r["ratio"])
+        want = "—" if goal is None else f"≥ {goal}"
+        if not runs:
+            w(f"| {label} | not measured | | | {want} | — |")
+            return
+        mid = runs[len(runs) // 2]
+        met = "—" if goal is None else "yes" if mid["ratio"] >= goal else "NO"
+        w(f"| {label} | {mid['ratio']:.3f} | {runs[0]['ratio']:.3f}–{runs[-1]['ratio']:.3f} | "
+          f"{mid['ratio_p10']:.2f}–{mid['ratio_p90']:.2f} ({int(mid['pairs'])} pairs) | {want} | {met} |")
 
     def target(label, value, goal, fmt="{:.2f}"):
         if value is None:
-            w(f"| {label} | not measured | {goal} | — |")
+            w(f"| {label} | not measured | | | {goal} | — |")
             return
         ok = value >= goal
-        w(f"| {label} | {fmt.format(value)} | ≥ {goal} | {'yes' if ok else 'NO'} |")
+        w(f"| {label} | {fmt.format(value)} | | | ≥ {goal} | {'yes' if ok else 'NO'} |")
 
     def ratio(a, b):
         return None if a is None or b is None else b / a
@@ -150,54 +156,37 @@ def main():
     def t(r):
         return None if r is None else r["sec"]
 
-    def lazy_target_row(rows):
-        return next((r for r in rows if r["kind"] == "lazy_step" and r["plain"] == [best, "uniform"]
-                     and r["f"].get("rows") == "1000000" and r["f"].get("dim") == "64"
-                     and r["f"].get("density") == "0.01" and r["f"].get("threads") == "2"), None)
-
-    def timed_targets(rows):
-        """The targets lazyadam-bench measures against its own yardsticks, from one table."""
-        roof = t(find(rows, "roofline", n=1 << 25, threads=2))
-        for be in backends:
-            r = find(rows, "adam_step", [be], n=1 << 25, threads=2)
-            label = f"adam_step {be}, 2^25 floats (DRAM), 2 threads, vs roofline loop"
-            if be in ("avx2", "avx512"):
-                target(label, ratio(t(r), roof), 0.95)
-            elif r and roof:   # the portable and the oneDNN backends carry no target: shown for scale
-                w(f"| {label} | {roof / r['sec']:.2f} | — | — |")
+    lazy_u = next((r for r in rows if r["kind"] == "lazy_step" and r["plain"] == [best, "uniform"]
+                   and r["f"].get("rows") == "1000000" and r["f"].get("dim") == "64"
+                   and r["f"].get("density") == "0.01" and r["f"].get("threads") == "2"), None)
+    for be in ("avx2", "avx512"):
+        if be not in backends:
+            continue
+        pair_target(f"adam_step {be}, 2^25 floats (DRAM), 2 threads, vs roofline loop",
+                    f"adam_step/{be}/vs:roofline/n:{1 << 25}/threads:2", 0.95)
+        plain = "plain_adam_avx2" if be == "avx2" else "plain_adam"
+        built = "-march=native -mno-avx512f" if be == "avx2" else "-march=native"
         for thr in (1, 2):
-            ours = t(find(rows, "adam_step", [best], n=1 << 15, threads=thr))
-            target(f"adam_step {best}, 2^15 (cache), {thr} thread(s), vs plain -O3 -march=native Adam loop "
-                   "(bias corrections computed per call, as in adam_step)",
-                   ratio(ours, t(find(rows, "plain_adam", n=1 << 15, threads=thr))), 1.0)
-            fixed = ratio(ours, t(find(rows, "plain_adam_fixed", n=1 << 15, threads=thr)))
-            if fixed is not None:
-                w(f"| (same, {thr} thread(s), vs the plain loop handed a fixed step size: no bias correction) "
-                  f"| {fixed:.2f} | — | — |")
-        multi = find(rows, "adam_step_multi", [best], tensors=1000, each=1024, threads=2)
-        single = find(rows, "adam_step_multi", [best], tensors=1, each=1024000, threads=2)
-        target("adam_step_multi 1000 × 1024 vs one tensor of 1,024,000, 2 threads", ratio(t(multi), t(single)), 0.8)
-        lazy_u = lazy_target_row(rows)
-        dram = find(rows, "adam_step", [best], n=1 << 25, threads=2)
-        cache = find(rows, "adam_step", [best], n=1 << 20, threads=2)
-        if lazy_u and dram:
-            target("lazy_step 1M × 64, 10,000 indices (5% repeats), touched elements/s vs dense adam_step at 2^25 (DRAM)",
-                   lazy_u["items"] / dram["items"], 0.6)
-        if lazy_u and cache:
-            w(f"| (same, vs dense adam_step at 2^20, whose state stays in L3) | {lazy_u['items'] / cache['items']:.2f} | — | — |")
-
-    timed_targets(repeated[0] if repeated else rows)
-    # Against PyTorch, whose figures are medians (bench_torch.py): our medians too.
-    peer_rows = repeated[1] if repeated else rows
-    dram = find(peer_rows, "adam_step", [best], n=1 << 25, threads=2)
-    lazy_u = lazy_target_row(peer_rows)
+            pair_target(f"adam_step {be}, 2^15 (cache), {thr} thread(s), vs plain -O3 {built} Adam loop "
+                        "(bias corrections computed per call, as in adam_step)",
+                        f"adam_step/{be}/vs:{plain}/n:{1 << 15}/threads:{thr}", 1.0)
+    pair_target(f"adam_step_multi {best}, 1000 × 1024 vs one adam_step of 1,024,000, 2 threads",
+                f"adam_step_multi/{best}/vs:adam_step/tensors:1000/each:1024/threads:2", 0.8)
+    pair_target(f"lazy_step {best}, 1M × 64, 10,000 indices (5% repeats), touched elements/s vs dense "
+                "adam_step at 2^25 (DRAM), 2 threads",
+                f"lazy_step/{best}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", 0.6)
+    pair_target("(same, one lazy step after each dense step: every step finds the table's page-table entries "
+                "and the gradient evicted by the dense sweep)",
+                f"lazy_step_cold/{best}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", None)
+    # Against PyTorch, whose figures are medians (bench_torch.py), and the exact-LazyAdam
+    # runs: from the main pass.
+    dram = find(rows, "adam_step", [best], n=1 << 25, threads=2)
     tf = torch_t.get(f"torch_adam/foreach/n:{1 << 25}/threads:2")
-    target("adam_step 2^25, 2 threads: speed-up over torch.optim.Adam(foreach=True) (medians)",
+    target("adam_step 2^25, 2 threads: speed-up over torch.optim.Adam(foreach=True)",
            ratio(t(dram), tf), 5.0, "{:.1f}×")
     ts = torch_t.get("torch_sparseadam/rows:1000000/dim:64/density:0.01/uniform/threads:2")
-    target("lazy_step 1M × 64, 1% rows, 2 threads: speed-up over torch.optim.SparseAdam (medians)",
+    target("lazy_step 1M × 64, 1% rows, 2 threads: speed-up over torch.optim.SparseAdam",
            ratio(t(lazy_u), ts), 8.0, "{:.1f}×")
-    rows = main_rows   # the exact-LazyAdam runs come from the main pass only
     for dist, goal in (("uniform", 2.0), ("zipf1.05", 5.0)):
         ex = next((r for r in rows if r["kind"] == "run" and r["plain"] == ["exact", dist]), None)
         ad = next((r for r in rows if r["kind"] == "run" and r["plain"] == ["adam_sparse", dist]), None)
@@ -205,21 +194,40 @@ def main():
         target(f"exact LazyAdam, 1M × 64, 1% rows, {dist}, {steps} steps + flush: speed-up per step over adam_sparse_step",
                None if not ex or not ad else ad["ms_per_step"] / ex["ms_per_step"], goal, "{:.1f}×")
     w("")
-    if repeated:
-        w("The same ratios from each side's median repetition:\n")
-        w("| figure | median | target | met |\n|---|---|---|---|")
-        timed_targets(repeated[1])
-        w("")
+    w("For scale, from the main pass (one run each, not paired):\n")
+    w("| figure | ratio |\n|---|---|")
+    roof = t(find(rows, "roofline", n=1 << 25, threads=2))
+    for be in backends:
+        r = find(rows, "adam_step", [be], n=1 << 25, threads=2)
+        if r and roof:
+            w(f"| adam_step {be}, 2^25, 2 threads, vs roofline loop | {roof / r['sec']:.2f} |")
+    for be in ("avx2", "avx512"):
+        if be not in backends:
+            continue
+        sfx = "_avx2" if be == "avx2" else ""
+        for thr in (1, 2):
+            ours = t(find(rows, "adam_step", [be], n=1 << 15, threads=thr))
+            fixed = ratio(ours, t(find(rows, "plain_adam_fixed" + sfx, n=1 << 15, threads=thr)))
+            if fixed is not None:
+                w(f"| adam_step {be}, 2^15, {thr} thread(s), vs its plain loop handed a fixed step size "
+                  f"(no bias correction) | {fixed:.2f} |")
+    cache = find(rows, "adam_step", [best], n=1 << 20, threads=2)
+    if lazy_u and cache:
+        w(f"| lazy_step {best} 1M × 64, 1% rows, vs dense adam_step at 2^20, whose state stays in L3 "
+          f"| {lazy_u['items'] / cache['items']:.2f} |")
+    w("")
 
     # ---- dense throughput plot
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, thr in zip(axes, (1, 2)):
-        for kind, plain, style in [("roofline", None, "k--"), ("plain_adam", None, "k:")] + \
+        for kind, plain, style in [("roofline", None, "k--"), ("plain_adam", None, "k:"),
+                                   ("plain_adam_avx2", None, "k-.")] + \
                 [("adam_step", [b], "-o") for b in backends]:
             pts = sorted((int(r["f"]["n"]), r["items"]) for r in rows if r["kind"] == kind
                          and (plain is None or r["plain"] == plain) and r["f"].get("threads") == str(thr))
             if pts:
-                label = {"roofline": "roofline loop (Adam's traffic)", "plain_adam": "plain -O3 loop"}.get(kind, plain and plain[0])
+                label = {"roofline": "roofline loop (Adam's traffic)", "plain_adam": "plain -O3 loop",
+                         "plain_adam_avx2": "plain -O3 loop, no AVX-512"}.get(kind, plain and plain[0])
                 ax.plot([p[0] for p in pts], [p[1] / 1e9 for p in pts], style, label=label, markersize=3)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("elements")
@@ -315,13 +323,14 @@ def main():
 
     # ---- tables
     w("## Dense adam_step (elements/s; roofline fraction)\n")
-    w("| n | threads | roofline loop | plain loop | " + " | ".join(backends) + " |")
-    w("|---|---|---|---|" + "---|" * len(backends))
+    w("| n | threads | roofline loop | plain loop | plain loop, no AVX-512 | " + " | ".join(backends) + " |")
+    w("|---|---|---|---|---|" + "---|" * len(backends))
     ns = sorted({int(r["f"]["n"]) for r in rows if r["kind"] == "adam_step"})
     for n in ns:
         for thr in (1, 2):
             cells = []
-            for kind, plain in [("roofline", None), ("plain_adam", None)] + [("adam_step", [b]) for b in backends]:
+            for kind, plain in [("roofline", None), ("plain_adam", None), ("plain_adam_avx2", None)] + \
+                    [("adam_step", [b]) for b in backends]:
                 r = find(rows, kind, plain, n=n, threads=thr)
                 cells.append("—" if not r else f"{fmt_rate(r['items'])} ({r['roofline']:.2f})")
             w(f"| 2^{n.bit_length() - 1} | {thr} | " + " | ".join(cells) + " |")
