@@ -249,3 +249,43 @@ void fill_positive(rng *r, float *x, size_t n, float scale)
         x[i] = scale * z * z;
     }
 }
+
+void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)
+{
+    s->n = n;
+    s->p = gbuf_new(n, offset);
+    s->g = gbuf_new(n, offset + 3);
+    s->m = gbuf_new(n, offset + 5);
+    s->v = gbuf_new(n, offset + 7);
+    s->x = gbuf_new(n, offset + 11);
+    fill_normal(r, s->p.p, n, 1.0f);
+    fill_normal(r, s->m.p, n, 0.01f);
+    fill_positive(r, s->v.p, n, 1e-4f);
+    fill_positive(r, s->x.p, n, 1e-4f);
+    size_t bytes = n * sizeof(float) + 1;
+    s->rp = malloc(bytes); s->rm = malloc(bytes); s->rv = malloc(bytes); s->rx = malloc(bytes);
+    memcpy(s->rp, s->p.p, n * sizeof(float));
+    memcpy(s->rm, s->m.p, n * sizeof(float));
+    memcpy(s->rv, s->v.p, n * sizeof(float));
+    memcpy(s->rx, s->x.p, n * sizeof(float));
+}
+
+void dense_state_free(dense_state *s)
+{
+    gbuf_free(&s->p); gbuf_free(&s->g); gbuf_free(&s->m); gbuf_free(&s->v); gbuf_free(&s->x);
+    free(s->rp); free(s->rm); free(s->rv); free(s->rx);
+}
+
+int dense_state_check(const dense_state *s, int ams)
+{
+    size_t bad = compare_state("param", s->rp, s->p.p, s->n)
+               + compare_state("m", s->rm, s->m.p, s->n)
+               + compare_state("v", s->rv, s->v.p, s->n);
+    if (ams)
+        bad += compare_state("vmax", s->rx, s->x.p, s->n);
+    int guards = gbuf_guards_ok(&s->p) && gbuf_guards_ok(&s->g) && gbuf_guards_ok(&s->m)
+              && gbuf_guards_ok(&s->v) && gbuf_guards_ok(&s->x);
+    if (!guards)
+        printf("    a guard zone was overwritten\n");
+    return bad == 0 && guards;
+}

@@ -13,55 +13,6 @@ static const size_t sizes[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 100003 
 static const int thread_counts[] = { 1, 2, 3, 7 };
 static const int64_t steps[] = { 1, 2, 1000 };
 
-/* One tensor: library buffers (guarded) and the reference's copies. */
-typedef struct state {
-    size_t n;
-    gbuf p, g, m, v, x;
-    float *rp, *rm, *rv, *rx;
-} state;
-
-static void state_init(state *s, rng *r, size_t n, size_t offset)
-{
-    s->n = n;
-    s->p = gbuf_new(n, offset);
-    s->g = gbuf_new(n, offset + 3);
-    s->m = gbuf_new(n, offset + 5);
-    s->v = gbuf_new(n, offset + 7);
-    s->x = gbuf_new(n, offset + 11);
-    fill_normal(r, s->p.p, n, 1.0f);
-    fill_normal(r, s->m.p, n, 0.01f);
-    fill_positive(r, s->v.p, n, 1e-4f);
-    fill_positive(r, s->x.p, n, 1e-4f);
-    size_t bytes = n * sizeof(float) + 1;
-    s->rp = malloc(bytes); s->rm = malloc(bytes); s->rv = malloc(bytes); s->rx = malloc(bytes);
-    memcpy(s->rp, s->p.p, n * sizeof(float));
-    memcpy(s->rm, s->m.p, n * sizeof(float));
-    memcpy(s->rv, s->v.p, n * sizeof(float));
-    memcpy(s->rx, s->x.p, n * sizeof(float));
-}
-
-static void state_free(state *s)
-{
-    gbuf_free(&s->p); gbuf_free(&s->g); gbuf_free(&s->m); gbuf_free(&s->v); gbuf_free(&s->x);
-    free(s->rp); free(s->rm); free(s->rv); free(s->rx);
-}
-
-/* Compares the library's state with the reference's; 1 when bitwise equal and every
- * guard is intact. */
-static int state_check(const state *s, int ams)
-{
-    size_t bad = compare_state("param", s->rp, s->p.p, s->n)
-               + compare_state("m", s->rm, s->m.p, s->n)
-               + compare_state("v", s->rv, s->v.p, s->n);
-    if (ams)
-        bad += compare_state("vmax", s->rx, s->x.p, s->n);
-    int guards = gbuf_guards_ok(&s->p) && gbuf_guards_ok(&s->g) && gbuf_guards_ok(&s->m)
-              && gbuf_guards_ok(&s->v) && gbuf_guards_ok(&s->x);
-    if (!guards)
-        printf("    a guard zone was overwritten\n");
-    return bad == 0 && guards;
-}
-
 static void dense_cases(tally *t, rng *r, lazyadam_backend be)
 {
     const config_variant *cv;
@@ -74,21 +25,21 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
                 cfg.num_threads = thread_counts[ti];
                 int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
                 size_t n = sizes[si], offset = rng_below(r, 16);
-                state s;
-                state_init(&s, r, n, offset);
+                dense_state s;
+                dense_state_init(&s, r, n, offset);
                 int ok = 1;
                 for (size_t k = 0; k < sizeof steps / sizeof steps[0] && ok; k++) {
                     fill_normal(r, s.g.p, n, 0.1f);
                     lazyadam_status st = lazyadam_adam_step(&cfg, steps[k], n, s.p.p, s.g.p,
                             s.m.p, s.v.p, ams ? s.x.p : NULL);
                     ref_adam_step(&cfg, steps[k], n, s.rp, s.g.p, s.rm, s.rv, s.rx);
-                    ok = st == LAZYADAM_OK && state_check(&s, ams);
+                    ok = st == LAZYADAM_OK && dense_state_check(&s, ams);
                     if (st != LAZYADAM_OK)
                         printf("    status %s\n", lazyadam_status_string(st));
                 }
                 tally_case(t, ok, "adam_step backend=%s config=%s n=%zu threads=%d offset=%zu",
                         lazyadam_backend_name(be), cv[c].name, n, cfg.num_threads, offset);
-                state_free(&s);
+                dense_state_free(&s);
             }
 }
 
@@ -105,13 +56,13 @@ static void multi_cases(tally *t, rng *r, lazyadam_backend be)
                 cfg.num_threads = thread_counts[ti];
                 int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
                 size_t count = rep == 0 ? 0 : 1 + rng_below(r, rep == 1 ? 8 : 60);
-                state *s = calloc(count + 1, sizeof *s);
+                dense_state *s = calloc(count + 1, sizeof *s);
                 lazyadam_tensor *ts = calloc(count + 1, sizeof *ts);
                 for (size_t i = 0; i < count; i++) {
                     /* Mostly small tensors, a few large, some empty: balance by elements. */
                     size_t n = rng_below(r, 10) == 0 ? 20000 + rng_below(r, 50000)
                                                      : sizes[rng_below(r, 11)];
-                    state_init(&s[i], r, n, rng_below(r, 16));
+                    dense_state_init(&s[i], r, n, rng_below(r, 16));
                     fill_normal(r, s[i].g.p, n, 0.1f);
                     ts[i] = (lazyadam_tensor){ n, s[i].p.p, s[i].g.p, s[i].m.p, s[i].v.p,
                                                ams ? s[i].x.p : NULL };
@@ -122,8 +73,8 @@ static void multi_cases(tally *t, rng *r, lazyadam_backend be)
                 for (size_t i = 0; i < count; i++) {
                     ref_adam_step(&cfg, step, s[i].n, s[i].rp, s[i].g.p, s[i].rm, s[i].rv,
                             s[i].rx);
-                    ok = state_check(&s[i], ams) && ok;
-                    state_free(&s[i]);
+                    ok = dense_state_check(&s[i], ams) && ok;
+                    dense_state_free(&s[i]);
                 }
                 tally_case(t, ok, "adam_step_multi backend=%s config=%s count=%zu threads=%d",
                         lazyadam_backend_name(be), cv[c].name, count, cfg.num_threads);
