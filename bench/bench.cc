@@ -457,6 +457,62 @@ Side adam_side(lazyadam_backend b, size_t n, int threads)
     return { [=] { return lazyadam_adam_step(c.get(), (*step)++, n, a->p, a->g, a->m, a->v, nullptr); }, (double)n };
 }
 
+// The multi and lazy target pairs of backend b (`cold`: the cold lazy pair as well).
+template <class Add>
+void register_pairs_of(lazyadam_backend b, bool cold_too, Add &add, char *buf, size_t size)
+{
+    const size_t big = (size_t)1 << 25;
+    // Many tensors against one adam_step over as many elements, in the same memory.
+    std::snprintf(buf, size, "pair/adam_step_multi/%s/vs:adam_step/tensors:1000/each:1024/threads:2",
+            lazyadam_backend_name(b));
+    add([=] {
+        const size_t count = 1000, each = 1024, total = count * each;
+        Arrays *a = &arrays(total);
+        a->init();
+        auto ts = std::make_shared<std::vector<lazyadam_tensor>>(count);
+        for (size_t i = 0; i < count; i++)
+            (*ts)[i] = { each, a->p + i * each, a->g + i * each, a->m + i * each, a->v + i * each, nullptr };
+        auto c = std::make_shared<lazyadam_config>(config_for(b, 2));
+        auto step = std::make_shared<int64_t>(1);
+        return std::make_pair(Side{ [=] { return lazyadam_adam_step_multi(c.get(), (*step)++, count, ts->data()); },
+                                    (double)total },
+                adam_side(b, total, 2));
+    });
+    // lazy_step's touched elements per second against dense adam_step's at 2^25. The
+    // target pair runs batches of at least 20 ms, so the lazy steps run back to back as a
+    // trainer's do, each on new rows of a table far larger than the cache; the first step
+    // after a dense batch, whose 512 MB sweep has evicted the table's page-table entries
+    // and the gradient rows, is one of ~40. The `cold` pair runs one lazy step after each
+    // dense step: every step then pays for that eviction.
+    for (bool cold : { false, true }) {
+        if (cold && !cold_too)
+            continue;
+        std::snprintf(buf, size, "pair/lazy_step%s/%s/vs:adam_step/rows:1000000/dim:64/density:0.01/"
+                "uniform/n:%zu/threads:2", cold ? "_cold" : "", lazyadam_backend_name(b), big);
+        add([=] {
+            const size_t rows = 1000000, dim = 64, nnz = 10000;
+            Table &t = table();
+            t.ensure(rows * dim);
+            t.reset(rows * dim);
+            t.ensure_values(nnz * dim);
+            auto steps = std::make_shared<std::vector<std::vector<int64_t>>>(
+                    index_steps(rows, nnz, UNIFORM, 0.05, 8, rows * 31 + nnz));
+            double touched = 0;
+            for (auto &s : *steps)
+                touched += (double)distinct(s) * (double)dim;
+            touched /= (double)steps->size();
+            auto c = std::make_shared<lazyadam_config>(config_for(b, 2));
+            auto step = std::make_shared<int64_t>(1);
+            Table *tp = &t;
+            return std::make_pair(Side{ [=] {
+                const auto &idx = (*steps)[(size_t)*step % steps->size()];
+                return lazyadam_lazy_step(c.get(), (*step)++, rows, dim, tp->p, tp->m, tp->v, nullptr,
+                        nnz, idx.data(), tp->vals);
+            }, touched }, adam_side(b, big, 2));
+        }, cold ? 0.0 : 0.02);
+    }
+}
+
 void register_pairs(const std::vector<lazyadam_backend> &simd, lazyadam_backend best, double min_time)
 {
     char buf[256];
@@ -495,53 +551,13 @@ void register_pairs(const std::vector<lazyadam_backend> &simd, lazyadam_backend 
             });
         }
     }
-    // Many tensors against one adam_step over as many elements, in the same memory.
-    std::snprintf(buf, sizeof buf, "pair/adam_step_multi/%s/vs:adam_step/tensors:1000/each:1024/threads:2",
-            lazyadam_backend_name(best));
-    add([=] {
-        const size_t count = 1000, each = 1024, total = count * each;
-        Arrays *a = &arrays(total);
-        a->init();
-        auto ts = std::make_shared<std::vector<lazyadam_tensor>>(count);
-        for (size_t i = 0; i < count; i++)
-            (*ts)[i] = { each, a->p + i * each, a->g + i * each, a->m + i * each, a->v + i * each, nullptr };
-        auto c = std::make_shared<lazyadam_config>(config_for(best, 2));
-        auto step = std::make_shared<int64_t>(1);
-        return std::make_pair(Side{ [=] { return lazyadam_adam_step_multi(c.get(), (*step)++, count, ts->data()); },
-                                    (double)total },
-                adam_side(best, total, 2));
-    });
-    // lazy_step's touched elements per second against dense adam_step's at 2^25. The
-    // target pair runs batches of at least 20 ms, so the lazy steps run back to back as a
-    // trainer's do, each on new rows of a table far larger than the cache; the first step
-    // after a dense batch, whose 512 MB sweep has evicted the table's page-table entries
-    // and the gradient rows, is one of ~40. The `cold` pair runs one lazy step after each
-    // dense step: every step then pays for that eviction.
-    for (bool cold : { false, true }) {
-        std::snprintf(buf, sizeof buf, "pair/lazy_step%s/%s/vs:adam_step/rows:1000000/dim:64/density:0.01/"
-                "uniform/n:%zu/threads:2", cold ? "_cold" : "", lazyadam_backend_name(best), big);
-        add([=] {
-            const size_t rows = 1000000, dim = 64, nnz = 10000;
-            Table &t = table();
-            t.ensure(rows * dim);
-            t.reset(rows * dim);
-            t.ensure_values(nnz * dim);
-            auto steps = std::make_shared<std::vector<std::vector<int64_t>>>(
-                    index_steps(rows, nnz, UNIFORM, 0.05, 8, rows * 31 + nnz));
-            double touched = 0;
-            for (auto &s : *steps)
-                touched += (double)distinct(s) * (double)dim;
-            touched /= (double)steps->size();
-            auto c = std::make_shared<lazyadam_config>(config_for(best, 2));
-            auto step = std::make_shared<int64_t>(1);
-            Table *tp = &t;
-            return std::make_pair(Side{ [=] {
-                const auto &idx = (*steps)[(size_t)*step % steps->size()];
-                return lazyadam_lazy_step(c.get(), (*step)++, rows, dim, tp->p, tp->m, tp->v, nullptr,
-                        nnz, idx.data(), tp->vals);
-            }, touched }, adam_side(best, big, 2));
-        }, cold ? 0.0 : 0.02);
-    }
+    // The multi and sparse targets for every SIMD backend too (avx2 is AUTO's choice on an
+    // AVX2-only CPU), or for AUTO's backend where there is none.
+    std::vector<lazyadam_backend> others = simd;
+    if (others.empty())
+        others.push_back(best);
+    for (lazyadam_backend b : others)
+        register_pairs_of(b, b == best, add, buf, sizeof buf);
 }
 
 // ---------------------------------------------------------------- registration
