@@ -10,7 +10,7 @@
  *
  * Each calling thread keeps, per size class (floor(log2 n)) and team size, a shift: the
  * 16-float chunks thread 0 gives up to the others (negative: takes from them). Calls of a
- * class probe in pairs, one at shift + step and one at shift - step, and the caller times
+ * class probe in pairs, one PROBE steps above the shift and one below, and the caller times
  * each parallel region with the time-stamp counter. After PAIRS pairs the shift moves one
  * step toward the side that was faster in at least WIN of them; otherwise it stays. That is
  * a sign test on the real objective (the region's duration, fork and join included), so it
@@ -63,6 +63,7 @@ static inline uint32_t ticks(int32_t shift, int end)
 #define BAL_BUCKETS 41   /* floor(log2 n) for n < 2^40; larger n share the last */
 #define PAIRS 8          /* probe pairs per decision */
 #define WIN 6            /* wins out of PAIRS that move the shift */
+#define PROBE 2          /* probes sit this many steps either side of the shift */
 
 typedef struct bal_pair {
     uint32_t first;    /* duration of the pair's first call */
@@ -72,7 +73,7 @@ typedef struct bal_pair {
 
 typedef struct bal_class {
     int32_t shift;     /* chunks thread 0 gives up */
-    bal_pair probe;    /* shift + step against shift - step */
+    bal_pair probe;    /* shift + PROBE steps against shift - PROBE steps */
     uint8_t T;         /* the team size the class was learned for (0: fresh) */
 } bal_class;
 
@@ -122,9 +123,12 @@ static int bucket_of(size_t n)
     return b;
 }
 
-/* A class's step: a 512th of a thread's share, at least one chunk. Calls probe one step
- * either side of the shift: at 2^15 elements on two threads each chunk off the best shift
- * costs about 9 ticks of a 6,200-tick call, so wider probes cost more than they tell.
+/* A class's step: a 512th of a thread's share, at least one chunk. At 2^15 elements on
+ * two threads each chunk off the best shift costs about 9 ticks of a 6,200-tick call, so
+ * probes one step either side tell little against the noise: they left the shift
+ * wandering up to ~180 chunks past the best in the machine's slow state (0.95 of the
+ * plain loop where the best fixed shift reached 1.00). Probes PROBE = 2 steps either side
+ * gave 0.99-1.04 there, for about 0.3% in the fast state; 4 steps cost 1% there (README).
  * The shift never gives up or takes more than half a share. */
 static void class_sizes(size_t n, int T, int32_t *step, int32_t *limit)
 {
@@ -180,8 +184,9 @@ int32_t lazyadam_balance_begin(size_t n, int T)
     bal.cur = b;
     bal.step = step;
     bal.limit = limit;
-    /* side 1 of the probe pair is shift + step */
-    bal.shift = clamp((int64_t)c->shift + (side_now(&c->probe) ? step : -step), limit);
+    /* side 1 of the probe pair is shift + PROBE steps */
+    int64_t off = (int64_t)PROBE * step;
+    bal.shift = clamp((int64_t)c->shift + (side_now(&c->probe) ? off : -off), limit);
     bal.t0 = ticks(bal.shift, 0);
     return bal.shift;
 }
