@@ -250,14 +250,14 @@ void fill_positive(rng *r, float *x, size_t n, float scale)
     }
 }
 
-void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)
+void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5], int with_grad)
 {
     s->n = n;
-    s->p = gbuf_new(n, offset);
-    s->g = gbuf_new(n, offset + 3);
-    s->m = gbuf_new(n, offset + 5);
-    s->v = gbuf_new(n, offset + 7);
-    s->x = gbuf_new(n, offset + 11);
+    s->p = gbuf_new(n, offset[0]);
+    s->g = gbuf_new(with_grad ? n : 0, offset[1]);
+    s->m = gbuf_new(n, offset[2]);
+    s->v = gbuf_new(n, offset[3]);
+    s->x = gbuf_new(n, offset[4]);
     fill_normal(r, s->p.p, n, 1.0f);
     fill_normal(r, s->m.p, n, 0.01f);
     fill_positive(r, s->v.p, n, 1e-4f);
@@ -268,6 +268,12 @@ void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)
     memcpy(s->rm, s->m.p, n * sizeof(float));
     memcpy(s->rv, s->v.p, n * sizeof(float));
     memcpy(s->rx, s->x.p, n * sizeof(float));
+}
+
+void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)
+{
+    const size_t at[5] = { offset, offset + 3, offset + 5, offset + 7, offset + 11 };
+    dense_state_init_at(s, r, n, at, 1);
 }
 
 void dense_state_free(dense_state *s)

@@ -73,16 +73,19 @@ size_t compare_state(const char *what, const float *want, const float *got, size
 void fill_normal(rng *r, float *x, size_t n, float scale);
 void fill_positive(rng *r, float *x, size_t n, float scale);
 
-/* One dense tensor under test: guarded library buffers (x is vmax) and the reference's
- * copies of p, m, v and x. init fills p, m, v and x and leaves g to the test; check
- * compares the library's state with the reference's (vmax too when ams) and returns 1
- * when bitwise equal within the current backend's tolerance and every guard is intact. */
+/* One tensor or table under test: guarded library buffers (x is vmax) and the
+ * reference's copies of p, m, v and x. init fills p, m, v and x and leaves g to the test;
+ * check compares the library's state with the reference's (vmax too when ams) and returns
+ * 1 when bitwise equal within the current backend's tolerance and every guard is intact. */
 typedef struct dense_state {
     size_t n;
     gbuf p, g, m, v, x;
     float *rp, *rm, *rv, *rx;
 } dense_state;
 void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset);
+/* The same with each buffer's offset given (p, g, m, v, x); without with_grad, g holds no
+ * elements (a table updated from sparse values has no dense gradient). */
+void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5], int with_grad);
 void dense_state_free(dense_state *s);
 int dense_state_check(const dense_state *s, int ams);
 

@@ -11,12 +11,6 @@
 
 static const int thread_counts[] = { 1, 2, 3, 7 };
 
-typedef struct table {
-    size_t rows, dim, n;
-    gbuf p, m, v, x;             /* the library's */
-    float *rp, *rm, *rv, *rx;    /* the reference's */
-} table;
-
 static float *dup(const float *x, size_t n)
 {
     float *y = malloc(n * sizeof *y + 1);
@@ -24,42 +18,15 @@ static float *dup(const float *x, size_t n)
     return y;
 }
 
-static void table_init(table *tb, rng *r, size_t rows, size_t dim)
+/* A table of n elements, each buffer at its own random offset; no dense gradient. */
+static void table_init(dense_state *tb, rng *r, size_t n)
 {
-    tb->rows = rows;
-    tb->dim = dim;
-    tb->n = rows * dim;
-    size_t n = tb->n;
-    tb->p = gbuf_new(n, rng_below(r, 16));
-    tb->m = gbuf_new(n, rng_below(r, 16));
-    tb->v = gbuf_new(n, rng_below(r, 16));
-    tb->x = gbuf_new(n, rng_below(r, 16));
-    fill_normal(r, tb->p.p, n, 1.0f);
-    fill_normal(r, tb->m.p, n, 0.01f);
-    fill_positive(r, tb->v.p, n, 1e-4f);
-    fill_positive(r, tb->x.p, n, 1e-4f);
-    tb->rp = dup(tb->p.p, n); tb->rm = dup(tb->m.p, n);
-    tb->rv = dup(tb->v.p, n); tb->rx = dup(tb->x.p, n);
-}
-
-static void table_free(table *tb)
-{
-    gbuf_free(&tb->p); gbuf_free(&tb->m); gbuf_free(&tb->v); gbuf_free(&tb->x);
-    free(tb->rp); free(tb->rm); free(tb->rv); free(tb->rx);
-}
-
-static int table_check(const table *tb, int ams)
-{
-    size_t bad = compare_state("param", tb->rp, tb->p.p, tb->n)
-               + compare_state("m", tb->rm, tb->m.p, tb->n)
-               + compare_state("v", tb->rv, tb->v.p, tb->n);
-    if (ams)
-        bad += compare_state("vmax", tb->rx, tb->x.p, tb->n);
-    int guards = gbuf_guards_ok(&tb->p) && gbuf_guards_ok(&tb->m) && gbuf_guards_ok(&tb->v)
-              && gbuf_guards_ok(&tb->x);
-    if (!guards)
-        printf("    a guard zone was overwritten\n");
-    return bad == 0 && guards;
+    size_t at[5] = { 0 };
+    at[0] = rng_below(r, 16);   /* p, m, v, x: drawn in that order */
+    at[2] = rng_below(r, 16);
+    at[3] = rng_below(r, 16);
+    at[4] = rng_below(r, 16);
+    dense_state_init_at(tb, r, n, at, 0);
 }
 
 /* A sparse gradient: nnz indices (a share of them repeats) and nnz x dim values. */
@@ -98,8 +65,8 @@ static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref
         size_t rows, size_t dim, size_t nnz, int dup_percent)
 {
     int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
-    table tb;
-    table_init(&tb, r, rows, dim);
+    dense_state tb;
+    table_init(&tb, r, rows * dim);
     int ok = 1;
     for (int64_t step = 1; step <= 3 && ok; step++) {
         grad g = grad_random(r, rows, dim, nnz, dup_percent);
@@ -108,10 +75,10 @@ static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref
         ref(cfg, step, rows, dim, tb.rp, tb.rm, tb.rv, tb.rx, g.nnz, g.idx, g.val.p);
         if (st != LAZYADAM_OK)
             printf("    status %s\n", lazyadam_status_string(st));
-        ok = st == LAZYADAM_OK && table_check(&tb, ams) && gbuf_guards_ok(&g.val);
+        ok = st == LAZYADAM_OK && dense_state_check(&tb, ams) && gbuf_guards_ok(&g.val);
         grad_free(&g);
     }
-    table_free(&tb);
+    dense_state_free(&tb);
     return ok;
 }
 
@@ -165,8 +132,8 @@ static void permutation_cases(tally *t, rng *r, lazyadam_backend be)
             cfg.num_threads = thread_counts[ti];
             int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
             size_t rows = 1 + rng_below(r, 3000), dim = 1 + rng_below(r, 40), n = rows * dim;
-            table a, b;
-            table_init(&a, r, rows, dim);
+            dense_state a, b;
+            table_init(&a, r, n);
             b = a;   /* second copy of the same initial state */
             b.p = gbuf_new(n, 1); b.m = gbuf_new(n, 2); b.v = gbuf_new(n, 3); b.x = gbuf_new(n, 4);
             memcpy(b.p.p, a.p.p, n * 4); memcpy(b.m.p, a.m.p, n * 4);
@@ -207,7 +174,7 @@ static void permutation_cases(tally *t, rng *r, lazyadam_backend be)
                     cv[c].name, rows, dim, cfg.num_threads);
             free(dp); free(dm); free(dv); free(dx);
             gbuf_free(&b.p); gbuf_free(&b.m); gbuf_free(&b.v); gbuf_free(&b.x);
-            table_free(&a);
+            dense_state_free(&a);
         }
 }
 
