@@ -2,6 +2,7 @@
  * random tables with duplicates, nnz = 0, every row exactly once (== dense), the sum
  * order of duplicates, and TensorFlow's LazyAdam test vectors. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +109,66 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                         cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
             }
     /* A table past the cache (5 MB a buffer) and 10,000 indices: lazy_step then groups
-     * the indices by sorting rather than hashing (lib/dedup.c), for every config. */
-    for (size_t c = 0; c < nv; c++) {
-        lazyadam_config cfg = cv[c].cfg;
+     * the indices by sorting rather than hashing (lib/dedup.c), for every config; then
+     * 3 threads, many duplicates, and more indices than the hash takes on a small table. */
+    static const struct { size_t rows, dim, nnz; int dups, threads; } big[] = {
+        { 20000, 64, 10000, 5, 2 }, { 20000, 64, 10000, 60, 3 }, { 3000, 3, 20000, 30, 3 },
+    };
+    for (size_t bi = 0; bi < sizeof big / sizeof big[0]; bi++)
+        for (size_t c = 0; c < nv; c++) {
+            if (bi > 0 && c % 3 != 0)
+                continue;
+            lazyadam_config cfg = cv[c].cfg;
+            cfg.backend = be;
+            cfg.num_threads = big[bi].threads;
+            tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, big[bi].rows,
+                    big[bi].dim, big[bi].nnz, big[bi].dups), "lazy_step backend=%s config=%s "
+                    "rows=%zu dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
+                    cv[c].name, big[bi].rows, big[bi].dim, big[bi].nnz, big[bi].dups,
+                    big[bi].threads);
+        }
+}
+
+/* Sorted lazy_step called by each member of an outer team of 2: with nested parallelism
+ * off, each call gets a team of one thread where it asked for two, and that one thread
+ * must update every row; with it on, two such calls run at once. The members
+ * only run the steps; the comparisons (which keep a running ULP maximum) come after. */
+static void team_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    enum { ROWS = 20000, DIM = 64, NNZ = 10000 };
+    int levels0 = omp_get_max_active_levels();
+    for (int levels = 1; levels <= 2; levels++) {
+        lazyadam_config cfg = lazyadam_default_config();
         cfg.backend = be;
         cfg.num_threads = 2;
-        tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, 20000, 64, 10000, 5),
-                "lazy_step backend=%s config=%s rows=20000 dim=64 nnz=10000 dup=5%% threads=2",
-                lazyadam_backend_name(be), cv[c].name);
+        struct { rng r; dense_state tb; int ok; } job[2];
+        for (int me = 0; me < 2; me++) {
+            job[me].r.s = rng_u64(r);
+            job[me].ok = 1;
+        }
+        omp_set_max_active_levels(levels);
+        #pragma omp parallel num_threads(2)
+        {
+            int me = omp_get_thread_num();
+            table_init(&job[me].tb, &job[me].r, (size_t)ROWS * DIM);
+            for (int64_t step = 1; step <= 3; step++) {
+                grad g = grad_random(&job[me].r, ROWS, DIM, NNZ, 5);
+                dense_state *tb = &job[me].tb;
+                job[me].ok &= lazyadam_lazy_step(&cfg, step, ROWS, DIM, tb->p.p, tb->m.p,
+                        tb->v.p, NULL, g.nnz, g.idx, g.val.p) == LAZYADAM_OK;
+                ref_lazy_step(&cfg, step, ROWS, DIM, tb->rp, tb->rm, tb->rv, tb->rx, g.nnz,
+                        g.idx, g.val.p);
+                job[me].ok &= gbuf_guards_ok(&g.val);
+                grad_free(&g);
+            }
+        }
+        omp_set_max_active_levels(levels0);
+        for (int me = 0; me < 2; me++) {
+            tally_case(t, job[me].ok && dense_state_check(&job[me].tb, 0), "lazy_step in an "
+                    "outer team, max active levels %d, member %d backend=%s rows=%d dim=%d "
+                    "nnz=%d threads=2", levels, me, lazyadam_backend_name(be), ROWS, DIM, NNZ);
+            dense_state_free(&job[me].tb);
+        }
     }
 }
 
@@ -254,6 +307,7 @@ int main(void)
     for (size_t b = 0; b < nb; b++) {
         harness_begin_backend(bes[b]);
         random_cases(&t, &r, bes[b]);
+        team_cases(&t, &r, bes[b]);
         permutation_cases(&t, &r, bes[b]);
         sum_order_cases(&t, bes[b]);
         tf_vector_cases(&t, bes[b]);
