@@ -24,6 +24,8 @@
 
 /* scalars.c — the per-call scalars of the numerical contract. */
 lazyadam_scalars lazyadam_make_scalars(const lazyadam_config *cfg, int64_t step);
+/* 1 - pow(beta, step) in double, bitwise (0 <= beta < 1, step >= 1). */
+double lazyadam_bias_correction(float beta, int64_t step);
 
 /* validate.c — argument checks shared by every entry point. */
 lazyadam_status lazyadam_check_config(const lazyadam_config *cfg);
