@@ -7,8 +7,9 @@
 /* 1 - pow(beta, step), the contract's bias correction, for 0 <= beta < 1 and step >= 1.
  * Once step * (1 - beta) >= 42, beta^step <= e^-42 < 2^-60 (ln beta <= beta - 1), and
  * 1 - x is 1.0 exactly in double for every x <= 2^-54, whatever pow's last bits: so the
- * result is 1.0 without asking pow. pow was half of a small call's cost (lazyadam-bench,
- * README), more once beta^step underflows (beta 0.9 from step 7,000). */
+ * result is 1.0 without asking pow. pow was half of a small call's cost, more once
+ * beta^step underflows (beta 0.9 from step 7,000): a 16-element adam_step went from 230 to
+ * 98 TSC ticks (README, "Bias corrections without pow"). */
 #define BIAS_SETTLED 42.0
 
 double lazyadam_bias_correction(float beta, int64_t step)
