@@ -61,7 +61,24 @@ typedef lazyadam_status (*sparse_fn)(const lazyadam_config *, int64_t, size_t, s
 typedef int (*ref_fn)(const lazyadam_config *, int64_t, size_t, size_t, float *, float *,
         float *, float *, size_t, const int64_t *, const float *);
 
-/* Three steps of fn against ref on one random table. */
+/* One step of fn and of ref on table tb, with a new random gradient. Returns 1 when fn
+ * returned OK and left the values' guard zones intact; tb itself is the caller's to check. */
+static int step_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref,
+        dense_state *tb, int64_t step, size_t rows, size_t dim, size_t nnz, int dup_percent)
+{
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    grad g = grad_random(r, rows, dim, nnz, dup_percent);
+    lazyadam_status st = fn(cfg, step, rows, dim, tb->p.p, tb->m.p, tb->v.p,
+            ams ? tb->x.p : NULL, g.nnz, g.idx, g.val.p);
+    ref(cfg, step, rows, dim, tb->rp, tb->rm, tb->rv, tb->rx, g.nnz, g.idx, g.val.p);
+    if (st != LAZYADAM_OK)
+        printf("    status %s\n", lazyadam_status_string(st));
+    int ok = st == LAZYADAM_OK && gbuf_guards_ok(&g.val);
+    grad_free(&g);
+    return ok;
+}
+
+/* Three steps of fn against ref on one random table, checked after each. */
 static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref,
         size_t rows, size_t dim, size_t nnz, int dup_percent)
 {
@@ -69,16 +86,9 @@ static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref
     dense_state tb;
     table_init(&tb, r, rows * dim);
     int ok = 1;
-    for (int64_t step = 1; step <= 3 && ok; step++) {
-        grad g = grad_random(r, rows, dim, nnz, dup_percent);
-        lazyadam_status st = fn(cfg, step, rows, dim, tb.p.p, tb.m.p, tb.v.p,
-                ams ? tb.x.p : NULL, g.nnz, g.idx, g.val.p);
-        ref(cfg, step, rows, dim, tb.rp, tb.rm, tb.rv, tb.rx, g.nnz, g.idx, g.val.p);
-        if (st != LAZYADAM_OK)
-            printf("    status %s\n", lazyadam_status_string(st));
-        ok = st == LAZYADAM_OK && dense_state_check(&tb, ams) && gbuf_guards_ok(&g.val);
-        grad_free(&g);
-    }
+    for (int64_t step = 1; step <= 3 && ok; step++)
+        ok = step_case(r, cfg, fn, ref, &tb, step, rows, dim, nnz, dup_percent)
+          && dense_state_check(&tb, ams);
     dense_state_free(&tb);
     return ok;
 }
@@ -151,16 +161,9 @@ static void team_cases(tally *t, rng *r, lazyadam_backend be)
         {
             int me = omp_get_thread_num();
             table_init(&job[me].tb, &job[me].r, (size_t)ROWS * DIM);
-            for (int64_t step = 1; step <= 3; step++) {
-                grad g = grad_random(&job[me].r, ROWS, DIM, NNZ, 5);
-                dense_state *tb = &job[me].tb;
-                job[me].ok &= lazyadam_lazy_step(&cfg, step, ROWS, DIM, tb->p.p, tb->m.p,
-                        tb->v.p, NULL, g.nnz, g.idx, g.val.p) == LAZYADAM_OK;
-                ref_lazy_step(&cfg, step, ROWS, DIM, tb->rp, tb->rm, tb->rv, tb->rx, g.nnz,
-                        g.idx, g.val.p);
-                job[me].ok &= gbuf_guards_ok(&g.val);
-                grad_free(&g);
-            }
+            for (int64_t step = 1; step <= 3; step++)
+                job[me].ok &= step_case(&job[me].r, &cfg, lazyadam_lazy_step, ref_lazy_step,
+                        &job[me].tb, step, ROWS, DIM, NNZ, 5);
         }
         omp_set_max_active_levels(levels0);
         for (int me = 0; me < 2; me++) {
