@@ -3,15 +3,15 @@
 # UndefinedBehaviorSanitizer and runs each for SECONDS (default 20), starting from the
 # committed seed corpus (verify/fuzz/corpus/, read-only: new inputs go to a scratch dir).
 #   scripts/fuzz.sh [SECONDS]          e.g. scripts/fuzz.sh 3600 for a long run
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/setup.sh"
+root=$LAZYADAM_ROOT
 secs=${1:-20}
 build="$root/build-fuzz"
-if [ ! -f "$build/build.ninja" ]; then
-    CC=clang CXX=clang++ meson setup "$build" "$root" -Dfuzz=enabled \
-        -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized \
-        -Dbenchmark=disabled -Dhdf5=disabled -Dsimde_tests=disabled
-fi
+# Every backend is required (setup.sh); the -D options after them override: the fuzz
+# targets need neither HDF5 nor the SIMDe test build.
+CC=clang CXX=clang++ setup_build "$build" -Dfuzz=enabled \
+    -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized \
+    -Dbenchmark=disabled -Dhdf5=disabled -Dsimde_tests=disabled
 meson compile -C "$build" verify/fuzz_dense verify/fuzz_multi verify/fuzz_sparse
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions="$root/verify/fuzz/lsan.supp"

@@ -25,12 +25,33 @@ ensure_packages() {
 }
 
 # What building and testing needs; scripts/run adds the Python report tools.
-BUILD_PACKAGES=(gcc g++ meson ninja-build pkg-config cmake libdnnl-dev libbenchmark-dev
-                libhdf5-dev hdf5-tools libsimde-dev valgrind clang libclang-rt-14-dev)
+# ocl-icd-opencl-dev: oneDNN's CMake package (dnnl-config.cmake) fails unless it finds
+# OpenCL, which libdnnl-dev only recommends; without it meson finds no dnnl.
+BUILD_PACKAGES=(gcc g++ meson ninja-build pkg-config cmake libdnnl-dev ocl-icd-opencl-dev
+                libbenchmark-dev libhdf5-dev hdf5-tools libsimde-dev valgrind clang
+                libclang-rt-14-dev)
+
+# The scripts build and test every part, so each optional part is required here: a
+# missing package is a configure error, not a backend or suite silently left out (the
+# meson options' own default stays auto, for users who want less). x86-only parts
+# only on x86.
+REQUIRED_FEATURES=(-Donednn=enabled -Dhdf5=enabled)
+case "$(uname -m)" in
+    x86_64|i?86) REQUIRED_FEATURES+=(-Davx2=enabled -Davx512=enabled -Dsimde_tests=enabled) ;;
+esac
+
+# setup_build DIR [MESON_ARGS...]: configures DIR with REQUIRED_FEATURES and the given
+# arguments, or, where DIR is configured already, applies them to it.
+setup_build() {
+    local dir=$1; shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "${REQUIRED_FEATURES[@]}" "$@"
+    else
+        meson setup "$dir" "$LAZYADAM_ROOT" "${REQUIRED_FEATURES[@]}" "$@"
+    fi
+}
 
 configure_and_build() {
-    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-        meson setup "$BUILD_DIR" "$LAZYADAM_ROOT" --buildtype=release
-    fi
+    setup_build "$BUILD_DIR" --buildtype=release -Dbenchmark=enabled
     meson compile -C "$BUILD_DIR"
 }
