@@ -17,8 +17,24 @@
  * needs no model of the runtime, no data from the workers, and one preempted call moves it
  * no more than any other.
  *
- * Splits change timing only: every split gives bitwise the same results (the numerical
- * contract), which the suites check at every thread count and at forced extreme shifts.
+ * Team or solo. Whether a team is worth forking at all depends on the same things. The
+ * fork and join of a two-thread region cost about 1,000-1,500 TSC ticks on the machine of
+ * the paragraph above, and about 4,500 on a later one (each of libgomp's two barriers
+ * ends in a futex_wake system call, dear there): 2^15 elements took 6,300 ticks on two
+ * threads against 9,800 alone on the first, but 10,500 against 8,700 alone on the
+ * second. So a class below 2^MODE_BUCKETS elements also
+ * learns whether its calls run on the team or on the caller alone. After every 2^wait
+ * calls it tries the other mode for SETTLE + KEEP calls. The first SETTLE calls of a mode
+ * move the state between the cores' caches (a solo call right after team calls took
+ * twice as long as one after solo calls), so only the KEEP calls after them count: the
+ * class switches when their median beats the median of its own last KEEP settled calls
+ * by more than 1/32. A trial that fails doubles the wait, up to 2^WAIT_MAX calls, so a
+ * class that has found its mode spends about 0.2% of its calls trying the other one;
+ * a switch resets the wait to 2^WAIT_MIN, so the choice follows the machine's state.
+ *
+ * Splits and modes change timing only: every split gives bitwise the same results (the
+ * numerical contract), which the suites check at every thread count and at forced extreme
+ * shifts.
  * The learner itself is checked against a simulated clock (lazyadam_testing_balance_clock).
  * Balancing runs where the CPU has an invariant TSC and the team has 2..BAL_MAX_T threads;
  * LAZYADAM_BALANCE=off turns it off. */
@@ -45,7 +61,7 @@ static inline uint32_t tsc(void)
 }
 #endif
 
-/* Test hook: a simulated clock, told the timed call's shift. */
+/* Test hook: a simulated clock, told the timed call's thread count and shift. */
 static lazyadam_testing_clock_fn *_Atomic test_clock;
 
 void lazyadam_testing_balance_clock(lazyadam_testing_clock_fn *clock)
@@ -53,10 +69,10 @@ void lazyadam_testing_balance_clock(lazyadam_testing_clock_fn *clock)
     test_clock = clock;
 }
 
-static inline uint32_t ticks(int32_t shift, int end)
+static inline uint32_t ticks(int threads, int32_t shift, int end)
 {
     lazyadam_testing_clock_fn *c = test_clock;
-    return c ? c(shift, end) : tsc();
+    return c ? c(threads, shift, end) : tsc();
 }
 
 #define BAL_MAX_T 8
@@ -64,6 +80,11 @@ static inline uint32_t ticks(int32_t shift, int end)
 #define PAIRS 8          /* probe pairs per decision */
 #define WIN 6            /* wins out of PAIRS that move the shift */
 #define PROBE 2          /* probes sit this many steps either side of the shift */
+#define MODE_BUCKETS 18  /* classes below 2^18 elements learn team or solo */
+#define SETTLE 2         /* calls after a change of mode whose times are not used */
+#define KEEP 6           /* settled calls compared on each side of a trial */
+#define WAIT_MIN 6       /* log2 of the calls between trials, after a switch */
+#define WAIT_MAX 12      /* ... and at most */
 
 typedef struct bal_pair {
     uint32_t first;    /* duration of the pair's first call */
@@ -71,15 +92,29 @@ typedef struct bal_pair {
     uint8_t pairs, wins;
 } bal_pair;
 
+typedef struct bal_mode {
+    uint8_t solo;      /* the class's calls run on the caller alone */
+    uint8_t trial;     /* calls so far of a trial of the other mode (0: none) */
+    uint8_t wait;      /* log2 of the calls between trials */
+    uint8_t kept;      /* settled calls in `recent` since the mode changed (at most KEEP) */
+    uint8_t pos;       /* where the next one goes */
+    uint16_t run;      /* calls since the last trial or switch */
+    uint32_t recent[KEEP];   /* the mode's last settled call times, a ring */
+    uint32_t tried[KEEP];    /* the trial's settled call times */
+} bal_mode;
+
 typedef struct bal_class {
     int32_t shift;     /* chunks thread 0 gives up */
     bal_pair probe;    /* shift + PROBE steps against shift - PROBE steps */
     uint8_t T;         /* the team size the class was learned for (0: fresh) */
+    bal_mode mode;
 } bal_class;
 
 typedef struct bal_state {
     bal_class cls[BAL_BUCKETS];
     int cur;           /* the class of the call in flight, -1: none */
+    int threads;       /* its thread count: 1 or the class's T */
+    int trial;         /* it is a call of a trial */
     int32_t shift;     /* its shift */
     uint32_t t0;       /* its start */
     int32_t step, limit;   /* its class_sizes() */
@@ -168,43 +203,106 @@ static int pair_record(bal_pair *p, uint32_t took)
     return verdict;
 }
 
-int32_t lazyadam_balance_begin(size_t n, int T)
+static uint32_t median_of_keep(const uint32_t *x)
+{
+    uint32_t a[KEEP];
+    memcpy(a, x, sizeof a);
+    for (int i = 1; i < KEEP; i++)   /* insertion sort: KEEP is tiny */
+        for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
+            uint32_t t = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = t;
+        }
+    return (uint32_t)(((uint64_t)a[KEEP / 2 - 1] + a[KEEP / 2]) / 2);
+}
+
+/* Records a call of mode-learning class m that took `took` (the file's comment). */
+static void mode_record(bal_mode *m, uint32_t took)
+{
+    if (m->trial) {
+        if (m->trial > SETTLE)
+            m->tried[m->trial - SETTLE - 1] = took;
+        if (++m->trial <= SETTLE + KEEP)
+            return;
+        m->trial = 0;
+        m->run = 0;
+        uint32_t mine = median_of_keep(m->recent), other = median_of_keep(m->tried);
+        if (other < mine - mine / 32) {
+            m->solo ^= 1;
+            m->wait = WAIT_MIN;
+            m->kept = 0;
+        } else if (m->wait < WAIT_MAX) {
+            m->wait++;
+        }
+        return;
+    }
+    if (m->run < UINT16_MAX)
+        m->run++;
+    if (m->run <= SETTLE)
+        return;
+    m->recent[m->pos] = took;
+    m->pos = (uint8_t)((m->pos + 1) % KEEP);
+    if (m->kept < KEEP)
+        m->kept++;
+    if (m->kept >= KEEP && m->run >= (1u << m->wait))
+        m->trial = 1;
+}
+
+lazyadam_plan lazyadam_balance_begin(size_t n, int T)
 {
     bal.cur = -1;
     if (T < 2 || T > BAL_MAX_T || !lazyadam_balance_enabled())
-        return 0;
+        return (lazyadam_plan){ T, 0 };
     int32_t step, limit;
     class_sizes(n, T, &step, &limit);
     if (forced)
-        return clamp(forced_shift, limit);
+        return (lazyadam_plan){ T, clamp(forced_shift, limit) };
     int b = bucket_of(n);
     bal_class *c = &bal.cls[b];
     if (c->T != T)
-        *c = (bal_class){ .T = (uint8_t)T };
+        *c = (bal_class){ .T = (uint8_t)T, .mode = { .wait = WAIT_MIN } };
     bal.cur = b;
     bal.step = step;
     bal.limit = limit;
-    /* side 1 of the probe pair is shift + PROBE steps */
-    int64_t off = (int64_t)PROBE * step;
-    bal.shift = clamp((int64_t)c->shift + (side_now(&c->probe) ? off : -off), limit);
-    bal.t0 = ticks(bal.shift, 0);
-    return bal.shift;
+    bal.trial = c->mode.trial != 0;
+    int solo = b < MODE_BUCKETS && (c->mode.solo ^ bal.trial);
+    bal.threads = solo ? 1 : T;
+    if (solo || bal.trial) {
+        /* a trial's team calls run at the learned shift and teach it nothing */
+        bal.shift = solo ? 0 : c->shift;
+    } else {
+        /* side 1 of the probe pair is shift + PROBE steps */
+        int64_t off = (int64_t)PROBE * step;
+        bal.shift = clamp((int64_t)c->shift + (side_now(&c->probe) ? off : -off), limit);
+    }
+    bal.t0 = ticks(bal.threads, bal.shift, 0);
+    return (lazyadam_plan){ bal.threads, bal.shift };
 }
 
 void lazyadam_balance_end(void)
 {
     if (bal.cur < 0)
         return;
-    uint32_t took = ticks(bal.shift, 1) - bal.t0;
+    uint32_t took = ticks(bal.threads, bal.shift, 1) - bal.t0;
     bal_class *c = &bal.cls[bal.cur];
+    if (bal.threads > 1 && !bal.trial) {
+        int verdict = pair_record(&c->probe, took);
+        if (verdict)
+            c->shift = clamp((int64_t)c->shift + verdict * bal.step, bal.limit);
+    }
+    if (bal.cur < MODE_BUCKETS)
+        mode_record(&c->mode, took);
     bal.cur = -1;
-    int verdict = pair_record(&c->probe, took);
-    if (verdict)
-        c->shift = clamp((int64_t)c->shift + verdict * bal.step, bal.limit);
 }
 
 int32_t lazyadam_balance_shift(size_t n, int T)
 {
     const bal_class *c = &bal.cls[bucket_of(n)];
     return c->T == T ? c->shift : 0;
+}
+
+int lazyadam_balance_solo(size_t n, int T)
+{
+    const bal_class *c = &bal.cls[bucket_of(n)];
+    return c->T == T && c->mode.solo;
 }

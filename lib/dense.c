@@ -89,9 +89,10 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)
         return run_array(k, cfg, &s, 1, &t);
-    int T = lazyadam_threads_for(cfg, n);
-    if (T == 1) {
+    lazyadam_plan plan = lazyadam_balance_begin(n, lazyadam_threads_for(cfg, n));
+    if (plan.T == 1) {
         run_range(k, &t, 0, n, &s);
+        lazyadam_balance_end();
         return LAZYADAM_OK;
     }
     /* The team gets everything it reads by value, in the block OpenMP hands it, and
@@ -103,8 +104,8 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     lazyadam_scalar_words w = lazyadam_scalars_to_words(&s);
     uint64_t w0 = w.w[0], w1 = w.w[1], w2 = w.w[2], w3 = w.w[3], w4 = w.w[4], w5 = w.w[5],
              w6 = w.w[6];
-    int32_t shift = lazyadam_balance_begin(n, T);
-    #pragma omp parallel num_threads(T)
+    int32_t shift = plan.shift;
+    #pragma omp parallel num_threads(plan.T)
     {
         lazyadam_scalar_words ws = { { w0, w1, w2, w3, w4, w5, w6 } };
         const lazyadam_scalars ts = lazyadam_scalars_from_words(&ws);
@@ -167,13 +168,14 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)
         return run_array(k, cfg, &s, count, tensors);
-    int T = lazyadam_threads_for(cfg, total);
-    if (T == 1) {
+    lazyadam_plan plan = lazyadam_balance_begin(total, lazyadam_threads_for(cfg, total));
+    if (plan.T == 1) {
         run_multi_part(k, count, tensors, 0, total, &s);
+        lazyadam_balance_end();
         return LAZYADAM_OK;
     }
-    int32_t shift = lazyadam_balance_begin(total, T);
-    #pragma omp parallel num_threads(T)
+    int32_t shift = plan.shift;
+    #pragma omp parallel num_threads(plan.T)
     {
         size_t lo, hi;
         lazyadam_split(total, 0, omp_get_thread_num(), omp_get_num_threads(), shift, &lo, &hi);

@@ -86,15 +86,21 @@ int lazyadam_threads_requested(const lazyadam_config *cfg);
 void lazyadam_split(size_t n, size_t lead, int t, int T, int32_t shift, size_t *lo,
         size_t *hi);
 
-/* balance.c — fork-lag balancing of the dense split (see the file's comment). The caller
- * (thread 0 of the team to come) asks begin for the shift of a region over n elements on T
- * threads just before the region, and calls end just after it. */
-int32_t lazyadam_balance_begin(size_t n, int T);
+/* balance.c — fork-lag balancing of the dense split and the choice between the team and
+ * the caller alone (see the file's comment). The caller asks begin how to run n elements
+ * that the static rule gives T threads just before it runs them, and calls end just after. */
+typedef struct lazyadam_plan {
+    int T;             /* threads to run on: the T asked, or 1 */
+    int32_t shift;     /* the split's shift (lazyadam_split) when T > 1 */
+} lazyadam_plan;
+lazyadam_plan lazyadam_balance_begin(size_t n, int T);
 void lazyadam_balance_end(void);
 /* Whether balancing runs here (invariant TSC, LAZYADAM_BALANCE not "off" or "0"). */
 int lazyadam_balance_enabled(void);
 /* The shift the calling thread has learned for n elements on T threads (tests, bench). */
 int32_t lazyadam_balance_shift(size_t n, int T);
+/* Whether it has learned to run n elements on the caller alone rather than T threads. */
+int lazyadam_balance_solo(size_t n, int T);
 /* Elements before the first 64-byte boundary of p (0 when p is not float-aligned). */
 size_t lazyadam_lead(const float *p);
 

@@ -14,8 +14,9 @@ void lazyadam_testing_force_shift(int on, int32_t shift);
 
 /* Replace the balancer's time-stamp counter by a simulated clock (NULL restores it). It is
  * read when a timed call starts (end = 0) and when it ends (end = 1), and told the call's
- * shift, so a test can decide how long each probe takes. */
-typedef uint32_t lazyadam_testing_clock_fn(int32_t shift, int end);
+ * thread count (1: the caller alone) and shift, so a test can decide how long each call
+ * takes. */
+typedef uint32_t lazyadam_testing_clock_fn(int threads, int32_t shift, int end);
 void lazyadam_testing_balance_clock(lazyadam_testing_clock_fn *clock);
 
 #endif

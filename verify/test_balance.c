@@ -6,7 +6,10 @@
  * - the learned shifts stay within their limits over many calls, and LAZYADAM_BALANCE=off
  *   turns balancing off;
  * - against a simulated clock, the learner walks to the fastest shift (or its limit) and
- *   stays there, through jitter and stalls. */
+ *   stays there, through jitter and stalls;
+ * - against a simulated clock, a class takes the faster of the team and the caller alone,
+ *   follows a change of the faster one, does not flap where they tie, and spends few
+ *   calls trying the slower one. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,9 +160,11 @@ static struct {
     int calls;
 } sim;
 
-static uint32_t sim_clock(int32_t shift, int end)
+static uint32_t sim_clock(int threads, int32_t shift, int end)
 {
-    if (end) {
+    if (end && threads == 1) {   /* the caller alone: slower than any split, never chosen */
+        sim.now += 1000000u + (uint32_t)rng_below(&sim.r, 20);
+    } else if (end) {
         int64_t off = (int64_t)shift - sim.target;
         sim.now += 6000u + 9u * (uint32_t)(off < 0 ? -off : off) + (uint32_t)rng_below(&sim.r, 20)
                  + (++sim.calls % 50 == 0 ? 100000u : 0u);
@@ -202,6 +207,87 @@ static void learner_cases(tally *t, rng *r)
     free(p); free(g); free(m); free(v);
 }
 
+/* Team or solo against a simulated clock: a team call costs 10,000 ticks, a solo call
+ * `solo` ticks, each with seeded jitter of 5%; the first two calls after a change of mode
+ * cost 8,000 more (the state moving between the cores' caches), and one call of 50 stalls
+ * for 100,000. */
+static struct {
+    rng r;
+    uint32_t now, solo;
+    int last_threads, since_change, calls;
+    long solo_calls;
+} ms;
+
+static uint32_t mode_clock(int threads, int32_t shift, int end)
+{
+    (void)shift;
+    if (!end)
+        return ms.now;
+    if (threads != ms.last_threads) {
+        ms.last_threads = threads;
+        ms.since_change = 0;
+    }
+    uint32_t cost = threads == 1 ? ms.solo : 10000u;
+    cost += (uint32_t)rng_below(&ms.r, cost / 20 + 1);
+    if (ms.since_change++ < 2)
+        cost += 8000u;
+    if (++ms.calls % 50 == 0)
+        cost += 100000u;
+    ms.solo_calls += threads == 1;
+    ms.now += cost;
+    return ms.now;
+}
+
+static void mode_cases(tally *t, rng *r)
+{
+    /* 2^17 elements on 2 threads: a class of its own, below the learned range's end */
+    const size_t n = 1u << 17;
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.num_threads = 2;
+    float *p = calloc(n, 4), *g = calloc(n, 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    ms.r.s = rng_below(r, UINT64_MAX);
+    ms.last_threads = 2;
+    lazyadam_testing_balance_clock(mode_clock);
+    /* A leg that changes the faster mode has calls enough for the slowest reaction: a
+     * trial after the longest wait (4,096 calls) and its 8 calls. In a steady leg the
+     * calls of its last 8,000 in the mode not chosen (the trials: 8 calls in 4,096, 0.2%)
+     * may be at most 24. */
+    static const struct { uint32_t solo; int want_solo, steady, calls; } legs[] = {
+        { 8000, 1, 0, 1000 },     /* alone 20% faster: take it */
+        { 14000, 0, 0, 9000 },    /* the team 29% faster: back */
+        { 10000, 0, 1, 9000 },    /* a tie: stay */
+        { 9000, 1, 0, 9000 },     /* alone 10% faster */
+        { 9000, 1, 1, 9000 },     /* ... and stay, trying the team rarely */
+    };
+    int64_t s = 1;
+    for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
+        ms.solo = legs[l].solo;
+        int ok = 1;
+        int window = legs[l].calls < 8000 ? legs[l].calls : 8000;
+        long solo_before = 0;
+        for (int k = 0; k < legs[l].calls && ok; k++) {
+            if (k == legs[l].calls - window)
+                solo_before = ms.solo_calls;
+            ok = lazyadam_adam_step(&cfg, s++, n, p, g, m, v, NULL) == LAZYADAM_OK;
+        }
+        int on = lazyadam_balance_enabled(), want = on && legs[l].want_solo;
+        int got = lazyadam_balance_solo(n, 2);
+        long tail_solo = ms.solo_calls - solo_before;
+        long other = want ? window - tail_solo : tail_solo;
+        int rare = !legs[l].steady || other <= 24;
+        printf("  simulated clock, solo %u vs team 10000 ticks: %s after %d calls, %ld of the "
+               "last %d in the other mode\n", (unsigned)legs[l].solo, got ? "solo" : "team",
+               legs[l].calls, other, window);
+        tally_case(t, ok && got == want && rare, "team or solo, simulated clock: solo %u "
+                "vs team 10000 ticks: want %s, learned %s after %d calls, %ld of the last "
+                "%d in the other mode (balancing %s)", (unsigned)legs[l].solo,
+                want ? "solo" : "team", got ? "solo" : "team", legs[l].calls, other, window,
+                on ? "on" : "off");
+    }
+    lazyadam_testing_balance_clock(NULL);
+    free(p); free(g); free(m); free(v);
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_balance") };
@@ -216,5 +302,6 @@ int main(void)
         forced_cases(&t, &r, bes[b]);
     learning_cases(&t, &r);
     learner_cases(&t, &r);
+    mode_cases(&t, &r);
     return tally_finish(&t);
 }
