@@ -374,6 +374,48 @@ void BM_group(benchmark::State &state, int method, size_t rows, size_t nnz)
     state.SetItemsProcessed((int64_t)(state.iterations() * (double)nnz));
 }
 
+// ---------------------------------------------------------------- machine
+// Two properties of the machine that the targets' ratios depend on, besides bandwidth.
+// Load latency: a chain of dependent loads through a 1 GiB buffer, `per_page` loads in
+// each 4 KiB page it visits (pages in random order, the lines within a page spread), so
+// per_page = 1 pays a TLB miss and its page walk on every load and per_page = 8 mostly
+// not: a sparse step's rows land at random places like the former. Fork-join: an empty
+// OpenMP region on two threads, what every team call pays before any work.
+void BM_load_latency(benchmark::State &state, int per_page)
+{
+    const size_t bytes = (size_t)1 << 30, page = 4096, pages = bytes / page;
+    static char *buf = static_cast<char *>(std::aligned_alloc(page, bytes));
+    std::vector<size_t> order(pages);
+    for (size_t i = 0; i < pages; i++)
+        order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(12345));
+    const size_t spread[8] = { 0, 2048, 1024, 3072, 512, 2560, 1536, 3584 };
+    for (size_t i = 0; i < pages; i++) {
+        char *here = buf + order[i] * page, *next = buf + order[(i + 1) % pages] * page;
+        for (int k = 0; k < per_page; k++)
+            *reinterpret_cast<char **>(here + spread[k]) = k + 1 < per_page ? here + spread[k + 1] : next;
+    }
+    char *p = buf + order[0] * page;
+    const size_t loads = 100000;
+    double t0 = now();
+    for (auto _ : state)
+        for (size_t i = 0; i < loads; i++)
+            p = *reinterpret_cast<char **>(p);
+    benchmark::DoNotOptimize(p);
+    state.counters["ns_per_load"] = (now() - t0) * 1e9 / ((double)state.iterations() * (double)loads);
+}
+
+void BM_fork_join(benchmark::State &state, int threads)
+{
+    int sink = 0;
+    for (auto _ : state) {
+        #pragma omp parallel num_threads(threads)
+        {
+            benchmark::DoNotOptimize(sink);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- paired targets
 // A target ratio measured in pairs: each iteration times a batch of the subject and a
 // batch of its yardstick back to back, in alternating order, and keeps the ratio of the
@@ -660,6 +702,11 @@ void register_all()
                         method ? "hash" : "sort", rows, nnz);
                 reg(buf, mt, [=](benchmark::State &s) { BM_group(s, method, rows, nnz); });
             }
+    for (int per_page : { 1, 8 }) {
+        std::snprintf(buf, sizeof buf, "machine/load_latency/mib:1024/per_page:%d", per_page);
+        reg(buf, mt, [=](benchmark::State &s) { BM_load_latency(s, per_page); });
+    }
+    reg("machine/fork_join/threads:2", mt, [](benchmark::State &s) { BM_fork_join(s, 2); });
     std::vector<lazyadam_backend> simd;
     for (lazyadam_backend b : backends)
         if (b == LAZYADAM_BACKEND_AVX2 || b == LAZYADAM_BACKEND_AVX512)

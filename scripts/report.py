@@ -43,7 +43,7 @@ def load_bench(path):
                      "items": b.get("items_per_second"), "bytes": b.get("bytes_per_second"),
                      "roofline": b.get("roofline"), "ms_per_step": b.get("ms_per_step"),
                      **{k: b.get(k) for k in ("ratio", "ratio_p10", "ratio_p90", "pairs",
-                                              "subject_per_s", "yardstick_per_s")}})
+                                              "subject_per_s", "yardstick_per_s", "ns_per_load")}})
     return doc.get("context", {}), rows
 
 
@@ -110,6 +110,14 @@ def main():
     w(f"| CPU | {cpu} ({ctx.get('num_cpus', '?')} cores, {ctx.get('mhz_per_cpu', '?')} MHz) |")
     w(f"| ISA seen | {flags} |")
     w(f"| measured bandwidth | stream copy at 2^25 floats, 2 threads: {copy['bytes'] / 1e9:.1f} GB/s |" if copy else "| measured bandwidth | — |")
+    far = find(rows, "machine", ["load_latency"], per_page=1)
+    near = find(rows, "machine", ["load_latency"], per_page=8)
+    if far and near:
+        w(f"| measured load latency | dependent loads through 1 GiB: {far['ns_per_load']:.0f} ns each on a new 4 KiB page "
+          f"(a TLB miss), {near['ns_per_load']:.0f} ns with 8 loads a page |")
+    fork = find(rows, "machine", ["fork_join"], threads=2)
+    if fork:
+        w(f"| measured fork and join | an empty OpenMP region on 2 threads: {fork['sec'] * 1e6:.2f} µs |")
     w(f"| compiler | {sh('cc --version | head -1')} |")
     w(f"| lazyadam | {ctx.get('lazyadam_version', '?')}, commit {sh('git rev-parse --short HEAD')}, AUTO backend here: {best} |")
     w(f"| PyTorch | {torch_doc.get('torch_version', 'not measured')} |")
