@@ -22,20 +22,20 @@
  * the paragraph above, and about 4,500 on a later one (each of libgomp's two barriers
  * ends in a futex_wake system call, dear there): 2^15 elements took 6,300 ticks on two
  * threads against 9,800 alone on the first, but 10,500 against 8,700 alone on the
- * second. So a class below 2^MODE_BUCKETS elements also
- * learns whether its calls run on the team or on the caller alone. After every 2^wait
- * calls it tries the other mode for SETTLE + KEEP calls. The first SETTLE calls of a mode
- * move the state between the cores' caches (a solo call right after team calls took
- * twice as long as one after solo calls), so only the KEEP calls after them count: the
- * class switches when their median beats the median of its own last KEEP settled calls
- * by more than 1/32. A trial that fails doubles the wait, up to 2^WAIT_MAX calls, so a
- * class that has found its mode spends about 0.2% of its calls trying the other one;
- * a switch resets the wait to 2^WAIT_MIN, so the choice follows the machine's state.
+ * second. So a class below 2^MODE_BUCKETS elements also learns whether its calls run on
+ * the team or on the caller alone. After every 2^wait calls it tries the other mode for
+ * SETTLE + KEEP calls. The first SETTLE calls of a mode move the state between the cores'
+ * caches (a solo call right after team calls took twice as long as one after solo
+ * calls), so only the KEEP calls after them count: the class switches when their median
+ * beats the median of its own last KEEP settled calls by more than 1/32. A trial that
+ * fails doubles the wait, up to 2^WAIT_MAX calls, so a class that has found its mode
+ * spends about 0.2% of its calls trying the other one; a switch resets the wait to
+ * 2^WAIT_MIN, so the choice follows the machine's state.
  *
  * Splits and modes change timing only: every split gives bitwise the same results (the
  * numerical contract), which the suites check at every thread count and at forced extreme
- * shifts.
- * The learner itself is checked against a simulated clock (lazyadam_testing_balance_clock).
+ * shifts. Both learners are checked against a simulated clock
+ * (lazyadam_testing_balance_clock).
  * Balancing runs where the CPU has an invariant TSC and the team has 2..BAL_MAX_T threads;
  * LAZYADAM_BALANCE=off turns it off. */
 #include <pthread.h>
