@@ -10,11 +10,6 @@
 
 #include "internal.h"
 
-typedef struct kv {
-    uint64_t key;
-    size_t pos;
-} kv;
-
 /* Allocates row/start/src as one block; extra bytes of scratch are appended. */
 static lazyadam_status groups_alloc(lazyadam_groups *g, size_t nnz, size_t extra, void **scratch)
 {
@@ -31,53 +26,111 @@ static lazyadam_status groups_alloc(lazyadam_groups *g, size_t nnz, size_t extra
     return LAZYADAM_OK;
 }
 
+static int bits_for(uint64_t max)
+{
+    int b = 0;
+    for (; max; max >>= 1)
+        b++;
+    return b;
+}
+
 #define RADIX_BITS 11
 #define RADIX_SIZE (1u << RADIX_BITS)
+#define RADIX_DIGITS ((64 + RADIX_BITS - 1) / RADIX_BITS)
 
+/* The row a sort word stands for: above the position in a packed word, else read from
+ * the indices. Always inlined with `packed` a constant, so each loop exists twice. */
+static inline __attribute__((always_inline)) uint64_t row_of(size_t x, int packed,
+        int pos_bits, const int64_t *indices)
+{
+    return packed ? (uint64_t)x >> pos_bits : (uint64_t)indices[x];
+}
+
+/* The sort and the walk that turns the sorted words into groups; returns the buffer
+ * holding src. The histograms of every digit are counted in one read of the indices, as
+ * the words are made; a digit all words share needs no pass. */
+static inline __attribute__((always_inline)) size_t *sort_words(size_t nnz,
+        const int64_t *restrict indices, int key_bits, int pos_bits, int packed,
+        size_t *a, size_t *b, size_t *restrict start, size_t (*restrict hist)[RADIX_SIZE],
+        size_t *count_out)
+{
+    int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
+    memset(hist, 0, (size_t)digits * sizeof *hist);
+    for (size_t i = 0; i < nnz; i++) {
+        uint64_t key = (uint64_t)indices[i];
+        a[i] = packed ? (size_t)key << pos_bits | i : i;
+        for (int d = 0; d < digits; d++)
+            hist[d][(key >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+    }
+    for (int d = 0; d < digits; d++) {
+        size_t *h = hist[d], sum = 0;
+        if (nnz > 0 && h[(row_of(a[0], packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)] == nnz)
+            continue;
+        for (size_t x = 0; x < RADIX_SIZE; x++) {
+            size_t c = h[x];
+            h[x] = sum;
+            sum += c;
+        }
+        /* Stable: equal digits keep their order, so positions stay ascending in a row. */
+        const size_t *restrict from = a;
+        size_t *restrict to = b;
+        for (size_t i = 0; i < nnz; i++)
+            to[h[(row_of(from[i], packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = from[i];
+        size_t *t = a; a = b; b = t;
+    }
+    /* a: the sorted words, read once each and overwritten with their positions;
+     * b: free, and 8 bytes an index, so it takes the distinct rows. */
+    int64_t *row = (int64_t *)b;
+    size_t count = 0, pos_mask = packed && pos_bits ? SIZE_MAX >> (sizeof(size_t) * 8 - (size_t)pos_bits) : 0;
+    for (size_t i = 0; i < nnz; i++) {
+        int64_t key = (int64_t)row_of(a[i], packed, pos_bits, indices);
+        if (count == 0 || key != row[count - 1]) {
+            row[count] = key;
+            start[count] = i;
+            count++;
+        }
+        if (packed)
+            a[i] &= pos_mask;
+    }
+    start[count] = nnz;
+    *count_out = count;
+    return a;
+}
+
+/* Sorted grouping: a stable LSD radix sort on the row index. Each element is one word:
+ * where the row's bits and the position's fit in a size_t together, the row above the
+ * position (so each pass moves 8 bytes an index and the key needs no lookup); where they
+ * do not (a table of more than about 2^40 rows), the position alone, its row read from
+ * the indices. Positions start ascending and every pass is stable, so a group's positions
+ * stay in input order. After the last pass the sorted words become src in place and the
+ * other buffer holds the distinct rows: 24 bytes an index in all (24 MB for a million),
+ * which stays under glibc's largest mmap threshold (32 MB), so repeated calls reuse the
+ * heap instead of faulting in fresh pages (README "Sparse de-duplication"). */
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
         lazyadam_groups *g)
 {
     memset(g, 0, sizeof *g);
-    void *scratch;
-    size_t extra = 2 * nnz * sizeof(kv) + RADIX_SIZE * sizeof(size_t);
-    lazyadam_status st = groups_alloc(g, nnz, extra, &scratch);
-    if (st != LAZYADAM_OK)
-        return st;
-    kv *a = scratch, *b = a + nnz;
-    size_t *hist = (size_t *)(b + nnz);
-    for (size_t i = 0; i < nnz; i++) {
-        a[i].key = (uint64_t)indices[i];
-        a[i].pos = i;
-    }
-    int bits = 0;
-    for (uint64_t r = rows > 0 ? (uint64_t)rows - 1 : 0; r; r >>= 1)
-        bits++;
-    /* Stable LSD passes keep equal keys in input order. */
-    for (int shift = 0; shift < bits; shift += RADIX_BITS) {
-        memset(hist, 0, RADIX_SIZE * sizeof(size_t));
-        for (size_t i = 0; i < nnz; i++)
-            hist[(a[i].key >> shift) & (RADIX_SIZE - 1)]++;
-        size_t sum = 0;
-        for (size_t d = 0; d < RADIX_SIZE; d++) {
-            size_t c = hist[d];
-            hist[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < nnz; i++)
-            b[hist[(a[i].key >> shift) & (RADIX_SIZE - 1)]++] = a[i];
-        kv *t = a; a = b; b = t;
-    }
-    size_t count = 0;
-    for (size_t i = 0; i < nnz; i++) {
-        if (i == 0 || a[i].key != a[i - 1].key) {
-            g->row[count] = (int64_t)a[i].key;
-            g->start[count] = i;
-            count++;
-        }
-        g->src[i] = a[i].pos;
-    }
-    g->start[count] = nnz;
-    g->count = count;
+    if (nnz > (SIZE_MAX - 65536) / 32)   /* 24 bytes an index could not be allocated */
+        return LAZYADAM_E_NOMEM;
+    size_t n8 = (nnz * sizeof(int64_t) + 63) & ~(size_t)63;
+    size_t n_start = ((nnz + 1) * sizeof(size_t) + 63) & ~(size_t)63;
+    size_t hist_bytes = RADIX_DIGITS * RADIX_SIZE * sizeof(size_t);
+    char *mem = lazyadam_alloc(2 * n8 + n_start + hist_bytes);
+    if (!mem)
+        return LAZYADAM_E_NOMEM;
+    size_t *a = (size_t *)mem, *b = (size_t *)(mem + n8), *start = (size_t *)(mem + 2 * n8);
+    size_t (*hist)[RADIX_SIZE] = (size_t (*)[RADIX_SIZE])(mem + 2 * n8 + n_start);
+
+    int key_bits = bits_for(rows > 0 ? (uint64_t)rows - 1 : 0);
+    int pos_bits = bits_for(nnz > 0 ? (uint64_t)nnz - 1 : 0);
+    int width = (int)(sizeof(size_t) * 8);
+    size_t *src = key_bits + pos_bits <= width && pos_bits < width
+        ? sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, start, hist, &g->count)
+        : sort_words(nnz, indices, key_bits, pos_bits, 0, a, b, start, hist, &g->count);
+    g->mem = mem;
+    g->src = src;
+    g->row = (int64_t *)(src == a ? b : a);
+    g->start = start;
     return LAZYADAM_OK;
 }
 
