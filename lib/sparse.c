@@ -28,17 +28,19 @@ static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, si
 #define PREFETCH_MIN_ROWS 2
 #define PREFETCH_MAX_ROWS 32
 
-static void prefetch_row(const float *x, size_t dim)
+/* Asks for `lines` 64-byte lines from x. Inlined where `lines` is a constant, the loop
+ * unrolls into that many prefetches; a loop left in, one per buffer and row, cost a
+ * fifth of the step (below). */
+static inline __attribute__((always_inline)) void prefetch_lines(const float *x, size_t lines)
 {
     const char *c = (const char *)x;
-    for (size_t b = 0; b < dim * sizeof(float); b += 64)
-        __builtin_prefetch(c + b, 1, 3);
+    for (size_t b = 0; b < lines; b++)
+        __builtin_prefetch(c + 64 * b, 1, 3);
 }
 
-/* Groups [lo, hi) through a chunk backend's row kernel. */
-static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, size_t lo,
-        size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
-        const float *values, const lazyadam_scalars *s)
+static inline __attribute__((always_inline)) void lazy_groups_lines(const lazyadam_kernels *k,
+        const lazyadam_groups *g, size_t lo, size_t hi, size_t dim, float *param, float *m,
+        float *v, float *vmax, const float *values, const lazyadam_scalars *s, size_t lines)
 {
     size_t ahead = PREFETCH_BYTES / (dim * sizeof(float));
     ahead = ahead < PREFETCH_MIN_ROWS ? PREFETCH_MIN_ROWS
@@ -46,14 +48,34 @@ static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, siz
     for (size_t i = lo; i < hi; i++) {
         if (i + ahead < hi) {
             size_t off = (size_t)g->row[i + ahead] * dim;
-            prefetch_row(param + off, dim);
-            prefetch_row(m + off, dim);
-            prefetch_row(v + off, dim);
+            prefetch_lines(param + off, lines);
+            prefetch_lines(m + off, lines);
+            prefetch_lines(v + off, lines);
             if (s->amsgrad)
-                prefetch_row(vmax + off, dim);
-            prefetch_row(values + g->src[g->start[i + ahead]] * dim, dim);
+                prefetch_lines(vmax + off, lines);
+            prefetch_lines(values + g->src[g->start[i + ahead]] * dim, lines);
         }
         update_group(k, g, i, dim, param, m, v, vmax, values, s);
+    }
+}
+
+/* Groups [lo, hi) through a chunk backend's row kernel, with the prefetches unrolled
+ * for rows of 1, 2, 4, 8 and 16 lines (dim 16 to 256). The unrolled prefetches took
+ * the rows of 1M x 64 with 10,000 indices from 422 to 341 us, and from 604 to 449 us at
+ * a slower moment, in a throwaway program alternating the two loops (30 rounds, 2
+ * threads); the results are the same either way. */
+static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, size_t lo,
+        size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s)
+{
+    size_t lines = (dim * sizeof(float) + 63) / 64;
+    switch (lines) {
+    case 1: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 1); break;
+    case 2: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 2); break;
+    case 4: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 4); break;
+    case 8: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 8); break;
+    case 16: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 16); break;
+    default: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, lines); break;
     }
 }
 
