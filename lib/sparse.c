@@ -199,11 +199,15 @@ static size_t first_group_at(const lazyadam_groups *g, size_t r0)
     return lo;
 }
 
+/* The table's rows are reached in order here, which the hardware prefetchers follow;
+ * the named rows' value rows are not, so they are asked for this many groups ahead. */
+#define VALUE_AHEAD 8
+
 static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g,
         size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
-    size_t r = r0;
+    size_t r = r0, lines = (dim * sizeof(float) + 63) / 64;
     for (size_t i = first_group_at(g, r0); r < r1; i++) {
         size_t next = (i < g->count && (size_t)g->row[i] < r1) ? (size_t)g->row[i] : r1;
         if (next > r) {
@@ -211,8 +215,11 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
             k->replay((next - r) * dim, param + off, m + off, v + off,
                     s->amsgrad ? vmax + off : NULL, s, 1);
         }
-        if (next < r1)
+        if (next < r1) {
+            if (i + VALUE_AHEAD < g->count)
+                prefetch_lines(values + g->src[g->start[i + VALUE_AHEAD]] * dim, lines);
             update_group(k, g, i, dim, param, m, v, vmax, values, s);
+        }
         r = next + 1;
     }
 }
