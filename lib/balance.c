@@ -294,8 +294,7 @@ void lazyadam_balance_end(void)
     if (bal.threads > 1 && !bal.trial) {
         int verdict = pair_record(&c->probe, took);
         if (verdict == UNDECIDED)   /* no evidence either way: a step back toward even */
-            c->shift -= c->shift > 0 ? (c->shift < bal.step ? c->shift : bal.step)
-                      : c->shift < 0 ? (c->shift > -bal.step ? c->shift : -bal.step) : 0;
+            c->shift -= clamp(c->shift, bal.step);
         else if (verdict)
             c->shift = clamp((int64_t)c->shift + verdict * bal.step, bal.limit);
     }

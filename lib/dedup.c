@@ -10,11 +10,17 @@
 
 #include "internal.h"
 
+/* bytes rounded up to whole 64-byte lines, so the arrays after them start on one. */
+static size_t whole_lines(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
+
 /* Allocates row/start/src as one block; extra bytes of scratch are appended. */
 static lazyadam_status groups_alloc(lazyadam_groups *g, size_t nnz, size_t extra, void **scratch)
 {
-    size_t head = nnz * sizeof(int64_t) + (nnz + 1) * sizeof(size_t) + nnz * sizeof(size_t);
-    head = (head + 63) & ~(size_t)63;
+    size_t head = whole_lines(nnz * sizeof(int64_t) + (nnz + 1) * sizeof(size_t)
+                              + nnz * sizeof(size_t));
     char *mem = lazyadam_alloc(head + extra);
     if (!mem)
         return LAZYADAM_E_NOMEM;
@@ -46,13 +52,13 @@ static inline __attribute__((always_inline)) uint64_t row_of(size_t x, int packe
     return packed ? (uint64_t)x >> pos_bits : (uint64_t)indices[x];
 }
 
-/* The sort and the walk that turns the sorted words into groups; returns the buffer
- * holding src. The histograms of every digit are counted in one read of the indices, as
- * the words are made; a digit all words share needs no pass. */
-static inline __attribute__((always_inline)) size_t *sort_words(size_t nnz,
+/* The sort and the walk that turns the sorted words into g's groups. The histograms of
+ * every digit are counted in one read of the indices, as the words are made; a digit all
+ * words share needs no pass. */
+static inline __attribute__((always_inline)) void sort_words(size_t nnz,
         const int64_t *restrict indices, int key_bits, int pos_bits, int packed,
         size_t *a, size_t *b, size_t *restrict start, size_t (*restrict hist)[RADIX_SIZE],
-        size_t *count_out)
+        lazyadam_groups *g)
 {
     int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
     memset(hist, 0, (size_t)digits * sizeof *hist);
@@ -93,8 +99,10 @@ static inline __attribute__((always_inline)) size_t *sort_words(size_t nnz,
             a[i] &= pos_mask;
     }
     start[count] = nnz;
-    *count_out = count;
-    return a;
+    g->count = count;
+    g->row = row;
+    g->start = start;
+    g->src = a;
 }
 
 /* Sorted grouping: a stable LSD radix sort on the row index. Each element is one word:
@@ -112,8 +120,8 @@ lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t
     memset(g, 0, sizeof *g);
     if (nnz > (SIZE_MAX - 65536) / 32)   /* 24 bytes an index could not be allocated */
         return LAZYADAM_E_NOMEM;
-    size_t n8 = (nnz * sizeof(int64_t) + 63) & ~(size_t)63;
-    size_t n_start = ((nnz + 1) * sizeof(size_t) + 63) & ~(size_t)63;
+    size_t n8 = whole_lines(nnz * sizeof(int64_t));
+    size_t n_start = whole_lines((nnz + 1) * sizeof(size_t));
     size_t hist_bytes = RADIX_DIGITS * RADIX_SIZE * sizeof(size_t);
     char *mem = lazyadam_alloc(2 * n8 + n_start + hist_bytes);
     if (!mem)
@@ -124,13 +132,11 @@ lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t
     int key_bits = bits_for(rows > 0 ? (uint64_t)rows - 1 : 0);
     int pos_bits = bits_for(nnz > 0 ? (uint64_t)nnz - 1 : 0);
     int width = (int)(sizeof(size_t) * 8);
-    size_t *src = key_bits + pos_bits <= width && pos_bits < width
-        ? sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, start, hist, &g->count)
-        : sort_words(nnz, indices, key_bits, pos_bits, 0, a, b, start, hist, &g->count);
+    if (key_bits + pos_bits <= width && pos_bits < width)
+        sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, start, hist, g);
+    else
+        sort_words(nnz, indices, key_bits, pos_bits, 0, a, b, start, hist, g);
     g->mem = mem;
-    g->src = src;
-    g->row = (int64_t *)(src == a ? b : a);
-    g->start = start;
     return LAZYADAM_OK;
 }
 

@@ -28,6 +28,12 @@ static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, si
 #define PREFETCH_MIN_ROWS 2
 #define PREFETCH_MAX_ROWS 32
 
+/* The 64-byte lines a row of dim floats spans from its start. */
+static size_t row_lines(size_t dim)
+{
+    return (dim * sizeof(float) + 63) / 64;
+}
+
 /* Asks for `lines` 64-byte lines from x. Inlined where `lines` is a constant, the loop
  * unrolls into that many prefetches; a loop left in, one per buffer and row, cost a
  * fifth of the step (below). */
@@ -68,7 +74,7 @@ static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, siz
         size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
-    size_t lines = (dim * sizeof(float) + 63) / 64;
+    size_t lines = row_lines(dim);
     switch (lines) {
     case 1: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 1); break;
     case 2: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 2); break;
@@ -207,7 +213,7 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
         size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
-    size_t r = r0, lines = (dim * sizeof(float) + 63) / 64;
+    size_t r = r0, lines = row_lines(dim);
     for (size_t i = first_group_at(g, r0); r < r1; i++) {
         size_t next = (i < g->count && (size_t)g->row[i] < r1) ? (size_t)g->row[i] : r1;
         if (next > r) {
