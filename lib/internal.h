@@ -125,14 +125,8 @@ static inline lazyadam_scalars lazyadam_scalars_from_words(const lazyadam_scalar
     return s;
 }
 
-/* dedup.c — grouping a sparse gradient's indices by row, input order kept in a group. */
-typedef struct lazyadam_groups {
-    size_t count;      /* distinct rows */
-    int64_t *row;      /* [count] the distinct rows (ascending when asked for sorted) */
-    size_t *start;     /* [count + 1] group g's positions are src[start[g] .. start[g+1]) */
-    size_t *src;       /* [nnz] positions into indices/values, ascending within a group */
-    void *mem;         /* the one allocation behind the arrays */
-} lazyadam_groups;
+/* dedup.c — grouping a sparse gradient's indices by row, input order kept in a group
+ * (lazyadam_groups: kernels/kernels.h, whose groups kernels walk it). */
 /* Indices must already be validated. rows x dim is the table the groups will update (it
  * decides whether ascending rows pay for the sort); sorted != 0 asks for ascending rows
  * whatever the cost. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels/groups.h"
 
 static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, size_t i,
         size_t dim, float *param, float *m, float *v, float *vmax, const float *values,
@@ -13,76 +14,6 @@ static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, si
     size_t off = (size_t)g->row[i] * dim;
     k->rows(dim, param + off, m + off, v + off, s->amsgrad ? vmax + off : NULL, values,
             g->src + g->start[i], g->start[i + 1] - g->start[i], s);
-}
-
-/* Rows named by a sparse gradient sit at random places in a table far larger than
- * the cache, so each one's update waits on memory latency, not bandwidth. Asking for
- * the rows ahead keeps several misses in flight. The distance is a span of bytes a
- * buffer, so it holds as many misses whatever the row size: 2 KB is 8 rows at dim 64
- * (the best of 4, 8, 16, 32 there), 32 at dim 16, 2 at dim 256 (lazyadam-bench
- * lazy_step: README). The group's first value row is asked for too: with rows in
- * ascending order the value rows come in random order, and at a million indices on
- * 1M x 64 that took a step from 74-85 ms to 63-65 ms. A hint only: it changes no
- * result. */
-#define PREFETCH_BYTES 2048
-#define PREFETCH_MIN_ROWS 2
-#define PREFETCH_MAX_ROWS 32
-
-/* The 64-byte lines a row of dim floats spans from its start. */
-static size_t row_lines(size_t dim)
-{
-    return (dim * sizeof(float) + 63) / 64;
-}
-
-/* Asks for `lines` 64-byte lines from x. Inlined where `lines` is a constant, the loop
- * unrolls into that many prefetches; a loop left in, one per buffer and row, cost a
- * fifth of the step (below). */
-static inline __attribute__((always_inline)) void prefetch_lines(const float *x, size_t lines)
-{
-    const char *c = (const char *)x;
-    for (size_t b = 0; b < lines; b++)
-        __builtin_prefetch(c + 64 * b, 1, 3);
-}
-
-static inline __attribute__((always_inline)) void lazy_groups_lines(const lazyadam_kernels *k,
-        const lazyadam_groups *g, size_t lo, size_t hi, size_t dim, float *param, float *m,
-        float *v, float *vmax, const float *values, const lazyadam_scalars *s, size_t lines)
-{
-    size_t ahead = PREFETCH_BYTES / (dim * sizeof(float));
-    ahead = ahead < PREFETCH_MIN_ROWS ? PREFETCH_MIN_ROWS
-          : ahead > PREFETCH_MAX_ROWS ? PREFETCH_MAX_ROWS : ahead;
-    for (size_t i = lo; i < hi; i++) {
-        if (i + ahead < hi) {
-            size_t off = (size_t)g->row[i + ahead] * dim;
-            prefetch_lines(param + off, lines);
-            prefetch_lines(m + off, lines);
-            prefetch_lines(v + off, lines);
-            if (s->amsgrad)
-                prefetch_lines(vmax + off, lines);
-            prefetch_lines(values + g->src[g->start[i + ahead]] * dim, lines);
-        }
-        update_group(k, g, i, dim, param, m, v, vmax, values, s);
-    }
-}
-
-/* Groups [lo, hi) through a chunk backend's row kernel, with the prefetches unrolled
- * for rows of 1, 2, 4, 8 and 16 lines (dim 16 to 256). The unrolled prefetches took
- * the rows of 1M x 64 with 10,000 indices from 422 to 341 us, and from 604 to 449 us at
- * a slower moment, in a throwaway program alternating the two loops (30 rounds, 2
- * threads); the results are the same either way. */
-static void lazy_groups(const lazyadam_kernels *k, const lazyadam_groups *g, size_t lo,
-        size_t hi, size_t dim, float *param, float *m, float *v, float *vmax,
-        const float *values, const lazyadam_scalars *s)
-{
-    size_t lines = row_lines(dim);
-    switch (lines) {
-    case 1: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 1); break;
-    case 2: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 2); break;
-    case 4: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 4); break;
-    case 8: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 8); break;
-    case 16: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, 16); break;
-    default: lazy_groups_lines(k, g, lo, hi, dim, param, m, v, vmax, values, s, lines); break;
-    }
 }
 
 /* The summed gradient of group i (input order: the first value row as it is, then
@@ -132,15 +63,15 @@ void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
         return;
     if (!k->array) {
         int T = nu->threads;
+        float *vm = s->amsgrad ? vmax : NULL;
         if (T == 1) {
-            lazy_groups(k, g, 0, count, dim, param, m, v, vmax, values, s);
+            k->groups(g, 0, count, dim, param, m, v, vm, values, s);
             return;
         }
         #pragma omp parallel num_threads(T)
         {
             size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-            lazy_groups(k, g, count * t / nt, count * (t + 1) / nt, dim, param, m, v, vmax,
-                    values, s);
+            k->groups(g, count * t / nt, count * (t + 1) / nt, dim, param, m, v, vm, values, s);
         }
         return;
     }
@@ -213,7 +144,7 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
         size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
-    size_t r = r0, lines = row_lines(dim);
+    size_t r = r0, lines = lazyadam_row_lines(dim);
     for (size_t i = first_group_at(g, r0); r < r1; i++) {
         size_t next = (i < g->count && (size_t)g->row[i] < r1) ? (size_t)g->row[i] : r1;
         if (next > r) {
@@ -223,7 +154,7 @@ static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g
         }
         if (next < r1) {
             if (i + VALUE_AHEAD < g->count)
-                prefetch_lines(values + g->src[g->start[i + VALUE_AHEAD]] * dim, lines);
+                lazyadam_prefetch_lines(values + g->src[g->start[i + VALUE_AHEAD]] * dim, lines);
             update_group(k, g, i, dim, param, m, v, vmax, values, s);
         }
         r = next + 1;

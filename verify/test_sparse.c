@@ -96,12 +96,15 @@ static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref
 static void random_cases(tally *t, rng *r, lazyadam_backend be)
 {
     static const size_t rows_list[] = { 1, 7, 100, 3000 };
-    static const size_t dim_list[] = { 1, 3, 8, 16, 17, 64 };
+    /* Rows of 1, 2, 3, 4, 8 and 16 cache lines: every form of the groups loop's
+     * prefetches (lib/kernels/groups.h) updates rows in cases of its own. */
+    static const size_t dim_list[] = { 1, 3, 8, 16, 17, 40, 64, 128, 256 };
+    const size_t ndims = sizeof dim_list / sizeof dim_list[0];
     const config_variant *cv;
     size_t nv = config_variants(&cv);
     for (size_t c = 0; c < nv; c++)
         for (size_t ri = 0; ri < 4; ri++)
-            for (size_t di = 0; di < 6; di++) {
+            for (size_t di = 0; di < ndims; di++) {
                 lazyadam_config cfg = cv[c].cfg;
                 cfg.backend = be;
                 cfg.num_threads = thread_counts[rng_below(r, 4)];

@@ -52,11 +52,10 @@ INLINE void update8(__m256 *p, __m256 g, __m256 *m, __m256 *v, __m256 *vmax,
     *v = vi;
 }
 
-INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, float *restrict vmax,
+INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
+        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams, int plain)
 {
-    const vscalars c = broadcast(s);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 p0 = _mm256_loadu_ps(p + i), p1 = _mm256_loadu_ps(p + i + 8);
@@ -67,8 +66,8 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
             x0 = _mm256_loadu_ps(vmax + i);
             x1 = _mm256_loadu_ps(vmax + i + 8);
         }
-        update8(&p0, _mm256_loadu_ps(g + i), &m0, &v0, &x0, &c, maximize, l2, adamw, ams, plain);
-        update8(&p1, _mm256_loadu_ps(g + i + 8), &m1, &v1, &x1, &c, maximize, l2, adamw, ams, plain);
+        update8(&p0, _mm256_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
+        update8(&p1, _mm256_loadu_ps(g + i + 8), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
         _mm256_storeu_ps(p + i, p0); _mm256_storeu_ps(p + i + 8, p1);
         _mm256_storeu_ps(m + i, m0); _mm256_storeu_ps(m + i + 8, m1);
         _mm256_storeu_ps(v + i, v0); _mm256_storeu_ps(v + i + 8, v1);
@@ -81,7 +80,7 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
         __m256 p0 = _mm256_loadu_ps(p + i), m0 = _mm256_loadu_ps(m + i);
         __m256 v0 = _mm256_loadu_ps(v + i);
         __m256 x0 = ams ? _mm256_loadu_ps(vmax + i) : _mm256_setzero_ps();
-        update8(&p0, _mm256_loadu_ps(g + i), &m0, &v0, &x0, &c, maximize, l2, adamw, ams, plain);
+        update8(&p0, _mm256_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
         _mm256_storeu_ps(p + i, p0);
         _mm256_storeu_ps(m + i, m0);
         _mm256_storeu_ps(v + i, v0);
@@ -95,14 +94,17 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
 static void adam_plain(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, const lazyadam_scalars *s)
 {
-    adam_loop(n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
 }
 
 static void adam_any(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s)
 {
-    adam_loop(n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad,
+            s->eps_plain);
 }
 
 void lazyadam_adam_ukernel__avx2(size_t n, float *restrict p, const float *restrict g,
@@ -125,22 +127,22 @@ INLINE __m256 sum8(const float *restrict values, const size_t *restrict src, siz
     return g;
 }
 
-INLINE void rows_loop(size_t dim, float *restrict p, float *restrict m, float *restrict v,
-        float *restrict vmax, const float *restrict values, const size_t *restrict src,
-        size_t nsrc, const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams,
-        int plain)
+INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s, int maximize,
+        int l2, int adamw, int ams, int plain)
 {
     if (nsrc == 1) {   /* the common case: the row's value row is its gradient */
-        adam_loop(dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams, plain);
+        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams,
+                plain);
         return;
     }
-    const vscalars c = broadcast(s);
     size_t j = 0;
     for (; j + 8 <= dim; j += 8) {
         __m256 p0 = _mm256_loadu_ps(p + j), m0 = _mm256_loadu_ps(m + j);
         __m256 v0 = _mm256_loadu_ps(v + j);
         __m256 x0 = ams ? _mm256_loadu_ps(vmax + j) : _mm256_setzero_ps();
-        update8(&p0, sum8(values, src, nsrc, dim, j), &m0, &v0, &x0, &c,
+        update8(&p0, sum8(values, src, nsrc, dim, j), &m0, &v0, &x0, c,
                 maximize, l2, adamw, ams, plain);
         _mm256_storeu_ps(p + j, p0);
         _mm256_storeu_ps(m + j, m0);
@@ -160,12 +162,16 @@ void lazyadam_rows_ukernel__avx2(size_t dim, float *restrict p, float *restrict 
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s)
 {
+    const vscalars c = broadcast(s);
     if (lazyadam_plain_config(s))
-        rows_loop(dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
+        rows_loop(&c, dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
     else
-        rows_loop(dim, p, m, v, vmax, values, src, nsrc, s,
+        rows_loop(&c, dim, p, m, v, vmax, values, src, nsrc, s,
                 s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
 }
+
+#define LAZYADAM_GROUPS_KERNEL lazyadam_groups_ukernel__avx2
+#include "groups_kernel.h"
 
 /* Zero-gradient steps: 8 lanes stay in registers across all nsteps; each step's
  * scalars are broadcast from steps[k]. */
@@ -199,5 +205,6 @@ void lazyadam_replay_ukernel__avx2(size_t n, float *restrict p, float *restrict 
 const lazyadam_kernels lazyadam_kernels__avx2 = {
     .adam = lazyadam_adam_ukernel__avx2,
     .rows = lazyadam_rows_ukernel__avx2,
+    .groups = lazyadam_groups_ukernel__avx2,
     .replay = lazyadam_replay_ukernel__avx2,
 };

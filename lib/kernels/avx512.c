@@ -59,11 +59,10 @@ INLINE void update16(__m512 *p, __m512 g, __m512 *m, __m512 *v, __m512 *vmax,
     *v = vi;
 }
 
-INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, float *restrict vmax,
+INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
+        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams, int plain)
 {
-    const vscalars c = broadcast(s);
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m512 p0 = _mm512_loadu_ps(p + i), p1 = _mm512_loadu_ps(p + i + 16);
@@ -74,8 +73,8 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
             x0 = _mm512_loadu_ps(vmax + i);
             x1 = _mm512_loadu_ps(vmax + i + 16);
         }
-        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, &c, maximize, l2, adamw, ams, plain);
-        update16(&p1, _mm512_loadu_ps(g + i + 16), &m1, &v1, &x1, &c, maximize, l2, adamw, ams, plain);
+        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
+        update16(&p1, _mm512_loadu_ps(g + i + 16), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
         _mm512_storeu_ps(p + i, p0); _mm512_storeu_ps(p + i + 16, p1);
         _mm512_storeu_ps(m + i, m0); _mm512_storeu_ps(m + i + 16, m1);
         _mm512_storeu_ps(v + i, v0); _mm512_storeu_ps(v + i + 16, v1);
@@ -88,7 +87,7 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
         __m512 p0 = _mm512_loadu_ps(p + i), m0 = _mm512_loadu_ps(m + i);
         __m512 v0 = _mm512_loadu_ps(v + i);
         __m512 x0 = ams ? _mm512_loadu_ps(vmax + i) : _mm512_setzero_ps();
-        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, &c, maximize, l2, adamw, ams, plain);
+        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
         _mm512_storeu_ps(p + i, p0);
         _mm512_storeu_ps(m + i, m0);
         _mm512_storeu_ps(v + i, v0);
@@ -102,14 +101,17 @@ INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g,
 static void adam_plain(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, const lazyadam_scalars *s)
 {
-    adam_loop(n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
 }
 
 static void adam_any(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s)
 {
-    adam_loop(n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad,
+            s->eps_plain);
 }
 
 void lazyadam_adam_ukernel__avx512(size_t n, float *restrict p, const float *restrict g,
@@ -132,22 +134,22 @@ INLINE __m512 sum16(const float *restrict values, const size_t *restrict src, si
     return g;
 }
 
-INLINE void rows_loop(size_t dim, float *restrict p, float *restrict m, float *restrict v,
-        float *restrict vmax, const float *restrict values, const size_t *restrict src,
-        size_t nsrc, const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams,
-        int plain)
+INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s, int maximize,
+        int l2, int adamw, int ams, int plain)
 {
     if (nsrc == 1) {   /* the common case: the row's value row is its gradient */
-        adam_loop(dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams, plain);
+        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams,
+                plain);
         return;
     }
-    const vscalars c = broadcast(s);
     size_t j = 0;
     for (; j + 16 <= dim; j += 16) {
         __m512 p0 = _mm512_loadu_ps(p + j), m0 = _mm512_loadu_ps(m + j);
         __m512 v0 = _mm512_loadu_ps(v + j);
         __m512 x0 = ams ? _mm512_loadu_ps(vmax + j) : _mm512_setzero_ps();
-        update16(&p0, sum16(values, src, nsrc, dim, j), &m0, &v0, &x0, &c,
+        update16(&p0, sum16(values, src, nsrc, dim, j), &m0, &v0, &x0, c,
                 maximize, l2, adamw, ams, plain);
         _mm512_storeu_ps(p + j, p0);
         _mm512_storeu_ps(m + j, m0);
@@ -167,12 +169,16 @@ void lazyadam_rows_ukernel__avx512(size_t dim, float *restrict p, float *restric
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s)
 {
+    const vscalars c = broadcast(s);
     if (lazyadam_plain_config(s))
-        rows_loop(dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
+        rows_loop(&c, dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
     else
-        rows_loop(dim, p, m, v, vmax, values, src, nsrc, s,
+        rows_loop(&c, dim, p, m, v, vmax, values, src, nsrc, s,
                 s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
 }
+
+#define LAZYADAM_GROUPS_KERNEL lazyadam_groups_ukernel__avx512
+#include "groups_kernel.h"
 
 /* Zero-gradient steps: 16 lanes stay in registers across all nsteps. */
 void lazyadam_replay_ukernel__avx512(size_t n, float *restrict p, float *restrict m,
@@ -205,5 +211,6 @@ void lazyadam_replay_ukernel__avx512(size_t n, float *restrict p, float *restric
 const lazyadam_kernels lazyadam_kernels__avx512 = {
     .adam = lazyadam_adam_ukernel__avx512,
     .rows = lazyadam_rows_ukernel__avx512,
+    .groups = lazyadam_groups_ukernel__avx512,
     .replay = lazyadam_replay_ukernel__avx512,
 };

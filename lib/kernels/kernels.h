@@ -31,6 +31,24 @@ typedef void (*lazyadam_rows_fn)(size_t dim, float *restrict p, float *restrict 
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s);
 
+/* A sparse gradient's indices grouped by row, input order kept in a group (lib/dedup.c). */
+typedef struct lazyadam_groups {
+    size_t count;      /* distinct rows */
+    int64_t *row;      /* [count] the distinct rows (ascending when asked for sorted) */
+    size_t *start;     /* [count + 1] group g's positions are src[start[g] .. start[g+1]) */
+    size_t *src;       /* [nnz] positions into indices/values, ascending within a group */
+    void *mem;         /* the one allocation behind the arrays */
+} lazyadam_groups;
+
+/* The rows of groups [lo, hi) of g, each updated as lazyadam_rows_fn does: group i's row
+ * is the dim floats at g->row[i] * dim in p, m, v (and vmax, which is NULL without
+ * AMSGRAD). The loop over the rows is the backend's own (lib/kernels/groups.h), so its
+ * scalars are broadcast once a call and the rows ahead are asked for in the same function
+ * that updates them. */
+typedef void (*lazyadam_groups_fn)(const lazyadam_groups *g, size_t lo, size_t hi,
+        size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
+        const lazyadam_scalars *s);
+
 /* nsteps successive updates of n elements with an all-zero gradient (+0.0f), the
  * k-th with the scalars steps[k]: what a densified sparse gradient does to the rows
  * it does not name (nsteps == 1), and the catch-up of exact LazyAdam. nsteps >= 1. */
@@ -47,12 +65,13 @@ typedef struct lazyadam_array_ops {
     void (*end)(void *ctx);
 } lazyadam_array_ops;
 
-/* Chunk backends fill adam and rows and leave array NULL; an array backend fills array
- * (the entry points then gather and scatter rows around it). Every backend fills
- * replay. */
+/* Chunk backends fill adam, rows and groups and leave array NULL; an array backend
+ * fills array (the entry points then gather and scatter rows around it). Every backend
+ * fills replay. */
 typedef struct lazyadam_kernels {
     lazyadam_adam_fn adam;
     lazyadam_rows_fn rows;
+    lazyadam_groups_fn groups;
     lazyadam_replay_fn replay;
     const lazyadam_array_ops *array;
 } lazyadam_kernels;
@@ -64,6 +83,9 @@ void lazyadam_adam_ukernel__scalar(size_t n, float *restrict p, const float *res
 void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s);
+void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t hi,
+        size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
+        const lazyadam_scalars *s);
 void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
         size_t nsteps);

@@ -2,6 +2,7 @@
  * Compiled with -ffp-contract=off -fno-math-errno, so sqrtf is the IEEE square
  * root instruction and no multiply-add is ever fused. */
 #include "element.h"
+#include "groups.h"
 
 void lazyadam_adam_ukernel__scalar(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
@@ -21,6 +22,19 @@ void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restric
             g = g + values[src[k] * dim + j];
         lazyadam_element(p + j, g, m + j, v + j, s->amsgrad ? vmax + j : NULL, s);
     }
+}
+
+static inline __attribute__((always_inline)) void row(const void *ctx, size_t dim, float *p,
+        float *m, float *v, float *vmax, const float *values, const size_t *src, size_t nsrc)
+{
+    lazyadam_rows_ukernel__scalar(dim, p, m, v, vmax, values, src, nsrc, ctx);
+}
+
+void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t hi,
+        size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
+        const lazyadam_scalars *s)
+{
+    lazyadam_groups_run(g, lo, hi, dim, p, m, v, vmax, values, row, s);
 }
 
 void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
@@ -43,5 +57,6 @@ void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restric
 const lazyadam_kernels lazyadam_kernels__scalar = {
     .adam = lazyadam_adam_ukernel__scalar,
     .rows = lazyadam_rows_ukernel__scalar,
+    .groups = lazyadam_groups_ukernel__scalar,
     .replay = lazyadam_replay_ukernel__scalar,
 };
