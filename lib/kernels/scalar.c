@@ -24,8 +24,8 @@ void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restric
     }
 }
 
-static inline __attribute__((always_inline)) void row(const void *ctx, size_t dim, float *p,
-        float *m, float *v, float *vmax, const float *values, const size_t *src, size_t nsrc)
+LAZYADAM_ALWAYS_INLINE void row(const void *ctx, size_t dim, float *p, float *m, float *v,
+        float *vmax, const float *values, const size_t *src, size_t nsrc)
 {
     lazyadam_rows_ukernel__scalar(dim, p, m, v, vmax, values, src, nsrc, ctx);
 }
