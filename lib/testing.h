@@ -3,10 +3,15 @@
 #ifndef LAZYADAM_TESTING_H
 #define LAZYADAM_TESTING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Make the nth scratch allocation from now fail (1: the next one); 0 disarms. */
 void lazyadam_testing_fail_alloc(long nth);
+
+/* The bytes of scratch the allocator keeps for later calls (lib/alloc.c); read it only
+ * while no call runs. */
+size_t lazyadam_testing_kept_bytes(void);
 
 /* Make every balanced dense call use this shift (see lib/balance.c); on = 0 restores
  * the learned shifts. */

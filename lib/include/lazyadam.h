@@ -98,6 +98,12 @@ lazyadam_status lazyadam_exact_flush(const lazyadam_config *cfg, int64_t step,
         size_t rows, size_t dim, float *param, float *m, float *v, float *vmax,
         int64_t *last_step);
 
+/* The sparse steps allocate scratch proportional to nnz on every call (24 bytes an index
+ * to group the indices). Freed blocks of 32 MiB or more (up to two of them) are kept for
+ * later calls, so a large step does not fault in fresh pages every time; this gives them
+ * back. Safe to call at any time, from any thread. */
+void lazyadam_release_scratch(void);
+
 /* A short English sentence for a status; never NULL. */
 const char *lazyadam_status_string(lazyadam_status s);
 /* "auto","scalar","avx2","avx512","onednn"; "invalid" outside the enum. */

@@ -1,0 +1,182 @@
+/* The scratch the allocator keeps between calls (lib/alloc.c): sparse steps large
+ * enough for their grouping scratch to be kept give the reference's results on a
+ * reused block, one call after another (a larger call keeping a second block, a
+ * smaller one then taking the block that fits best) and from several threads at once; an injected
+ * allocation failure still returns E_NOMEM with nothing written and nothing kept lost;
+ * lazyadam_release_scratch gives every kept block back. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "internal.h"
+#include "reference.h"
+#include "testing.h"
+
+#define ROWS ((size_t)1 << 18)
+#define DIM 2
+/* 24 bytes an index of grouping scratch: 36 MB, past LAZYADAM_KEEP_MIN; the larger
+ * calls have 3/2 as many. */
+#define NNZ ((size_t)1500000)
+#define NNZ_MAX (NNZ + NNZ / 2)
+#define NTHREADS 3
+
+typedef struct table {
+    float *p, *m, *v, *x;            /* the library's state */
+    float *rp, *rm, *rv, *rx;        /* the reference's */
+    int64_t *idx;
+    float *val;
+    size_t nnz;
+    uint64_t seed;
+    lazyadam_status st;
+} table;
+
+static void table_init(table *tb, uint64_t seed)
+{
+    size_t n = ROWS * DIM;
+    float **bufs[8] = { &tb->p, &tb->m, &tb->v, &tb->x, &tb->rp, &tb->rm, &tb->rv, &tb->rx };
+    rng r = { seed };
+    for (int i = 0; i < 8; i++)
+        *bufs[i] = malloc(n * sizeof(float));
+    fill_normal(&r, tb->p, n, 1.0f);
+    fill_normal(&r, tb->m, n, 0.01f);
+    fill_positive(&r, tb->v, n, 1e-4f);
+    fill_positive(&r, tb->x, n, 1e-4f);
+    memcpy(tb->rp, tb->p, n * sizeof(float));
+    memcpy(tb->rm, tb->m, n * sizeof(float));
+    memcpy(tb->rv, tb->v, n * sizeof(float));
+    memcpy(tb->rx, tb->x, n * sizeof(float));
+    tb->idx = malloc(NNZ_MAX * sizeof *tb->idx);
+    tb->val = malloc(NNZ_MAX * DIM * sizeof *tb->val);
+    tb->seed = seed;
+    tb->st = LAZYADAM_OK;
+}
+
+static void table_free(table *tb)
+{
+    free(tb->p); free(tb->m); free(tb->v); free(tb->x);
+    free(tb->rp); free(tb->rm); free(tb->rv); free(tb->rx);
+    free(tb->idx); free(tb->val);
+}
+
+/* nnz new indices and values for step s, drawn from the table's seed. */
+static void draw(table *tb, int64_t s, size_t nnz)
+{
+    rng r = { tb->seed * 1000003u + (uint64_t)s };
+    tb->nnz = nnz;
+    for (size_t i = 0; i < nnz; i++)
+        tb->idx[i] = (int64_t)rng_below(&r, ROWS);
+    fill_normal(&r, tb->val, nnz * DIM, 0.1f);
+}
+
+static lazyadam_config config(void)
+{
+    lazyadam_config c = lazyadam_default_config();
+    c.flags = LAZYADAM_AMSGRAD;
+    c.num_threads = 2;
+    return c;
+}
+
+/* One LazyAdam step through the library; the reference's step is taken separately. */
+static lazyadam_status lib_step(table *tb, int64_t s)
+{
+    lazyadam_config c = config();
+    return lazyadam_lazy_step(&c, s, ROWS, DIM, tb->p, tb->m, tb->v, tb->x, tb->nnz, tb->idx, tb->val);
+}
+
+static void ref_step(table *tb, int64_t s)
+{
+    lazyadam_config c = config();
+    ref_lazy_step(&c, s, ROWS, DIM, tb->rp, tb->rm, tb->rv, tb->rx, tb->nnz, tb->idx, tb->val);
+}
+
+static int equal_to_ref(const table *tb)
+{
+    size_t n = ROWS * DIM * sizeof(float);
+    return tb->st == LAZYADAM_OK && !memcmp(tb->p, tb->rp, n) && !memcmp(tb->m, tb->rm, n)
+        && !memcmp(tb->v, tb->rv, n) && !memcmp(tb->x, tb->rx, n);
+}
+
+static void *thread_main(void *arg)
+{
+    table *tb = arg;
+    for (int64_t s = 1; s <= 2 && tb->st == LAZYADAM_OK; s++) {
+        draw(tb, s, NNZ);
+        tb->st = lib_step(tb, s);
+        ref_step(tb, s);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    uint64_t seed = harness_seed("test_scratch");
+    tally t = { 0, 0, 0 };
+    lazyadam_release_scratch();
+
+    /* 1. One call after another: the second runs on the block the first kept, the
+     *    third is larger and keeps a second block, the fourth takes the first again. */
+    table tb;
+    table_init(&tb, seed);
+    static const size_t sizes[4] = { NNZ, NNZ, NNZ_MAX, NNZ };
+    size_t kept[4];
+    for (int64_t s = 1; s <= 4; s++) {
+        draw(&tb, s, sizes[s - 1]);
+        tb.st = lib_step(&tb, s);
+        ref_step(&tb, s);
+        kept[s - 1] = lazyadam_testing_kept_bytes();
+        tally_case(&t, equal_to_ref(&tb), "call %lld of %zu indices: bitwise the reference's (%s)",
+                (long long)s, tb.nnz, lazyadam_status_string(tb.st));
+    }
+    tally_case(&t, kept[0] >= LAZYADAM_KEEP_MIN && kept[1] == kept[0], "a call of %zu indices "
+            "keeps its grouping scratch and the next reuses it: %zu, then %zu bytes kept", NNZ,
+            kept[0], kept[1]);
+    tally_case(&t, kept[2] > 2 * kept[0] && kept[3] == kept[2], "a larger call keeps a second "
+            "block and the next smaller call takes the first: %zu, then %zu bytes kept", kept[2],
+            kept[3]);
+
+    /* 2. An injected failure while a block is kept: E_NOMEM, nothing written, the block
+     *    still kept and used by the next call. */
+    draw(&tb, 5, NNZ);
+    lazyadam_testing_fail_alloc(1);
+    lazyadam_status st = lib_step(&tb, 5);
+    lazyadam_testing_fail_alloc(0);
+    tally_case(&t, st == LAZYADAM_E_NOMEM && equal_to_ref(&tb)
+            && lazyadam_testing_kept_bytes() == kept[3],
+            "allocation failing with a block kept: %s, buffers %s, %zu bytes kept",
+            lazyadam_status_string(st), equal_to_ref(&tb) ? "unchanged" : "changed",
+            lazyadam_testing_kept_bytes());
+    tb.st = lib_step(&tb, 5);
+    ref_step(&tb, 5);
+    tally_case(&t, equal_to_ref(&tb), "the call after the failure: bitwise the reference's (%s)",
+            lazyadam_status_string(tb.st));
+    table_free(&tb);
+
+    /* 3. Several threads at once, each with its own table: each takes a kept block or
+     *    allocates its own, and at most two blocks stay kept. Released first, so that
+     *    every block in play is of the first call's size. */
+    lazyadam_release_scratch();
+    table tt[NTHREADS];
+    pthread_t th[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        table_init(&tt[i], seed + 1 + (uint64_t)i);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_create(&th[i], NULL, thread_main, &tt[i]);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < NTHREADS; i++) {
+        tally_case(&t, equal_to_ref(&tt[i]), "thread %d, two calls at once with %d others: "
+                "bitwise the reference's (%s)", i, NTHREADS - 1, lazyadam_status_string(tt[i].st));
+        table_free(&tt[i]);
+    }
+    size_t now = lazyadam_testing_kept_bytes();
+    tally_case(&t, now == kept[0] || now == 2 * kept[0], "after the threads: %zu bytes kept "
+            "(one or two blocks of %zu)", now, kept[0]);
+
+    /* 4. Release. */
+    lazyadam_release_scratch();
+    tally_case(&t, lazyadam_testing_kept_bytes() == 0, "release_scratch leaves %zu bytes kept",
+            lazyadam_testing_kept_bytes());
+    return tally_finish(&t);
+}
