@@ -5,10 +5,14 @@
  * past its largest mmap threshold (32 MiB) fresh on every malloc and unmaps it on free,
  * so without this a sparse step of more than about 1.4 million indices faulted in all
  * of its grouping scratch on every call, at 14 µs a page on the VM measured (README
- * "Scratch and fresh memory"); smaller blocks glibc already serves again from its heap.
+ * "Large scratch blocks are kept"); smaller blocks glibc already serves again from its heap.
  * The slots are exchanged atomically, so concurrent calls each own the blocks they
- * hold; the newest freed block displaces the oldest when every slot is full.
+ * hold; the newest freed block displaces a kept one, round robin, when every slot is full.
  * lazyadam_release_scratch gives the kept blocks back.
+ *
+ * Under AddressSanitizer a kept block is poisoned, and a reused one is poisoned past
+ * the bytes asked for, so a stale pointer into kept scratch or an overrun of a reused
+ * block is still reported.
  *
  * A test-only hook (lib/testing.h) makes the n-th allocation from now fail, cached or
  * not, so that every E_NOMEM path can be exercised. */
@@ -18,6 +22,20 @@
 #include "internal.h"
 #include "testing.h"
 #include "lazyadam.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LAZYADAM_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(LAZYADAM_ASAN)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 #define KEEP_SLOTS 2
 
@@ -60,6 +78,15 @@ static int injected_failure(void)
     return 0;
 }
 
+/* Frees a kept block (NULL: nothing). */
+static void drop(block *b)
+{
+    if (b) {
+        UNPOISON(b + 1, b->cap - sizeof *b);
+        free(b);
+    }
+}
+
 /* Puts b in an empty slot, or in place of the block in the next victim slot, which is
  * freed. */
 static void keep(block *b)
@@ -70,7 +97,7 @@ static void keep(block *b)
             return;
     }
     unsigned i = atomic_fetch_add(&next_victim, 1) % KEEP_SLOTS;
-    free(atomic_exchange(&kept[i], b));
+    drop(atomic_exchange(&kept[i], b));
 }
 
 /* Takes the smallest kept block of at least cap bytes, if any; the others stay kept. */
@@ -101,7 +128,10 @@ void *lazyadam_alloc(size_t bytes)
         return NULL;
     size_t cap = bytes + sizeof(block);
     block *b = cap >= LAZYADAM_KEEP_MIN ? take_fitting(cap) : NULL;
-    if (!b) {
+    if (b) {
+        UNPOISON(b + 1, bytes);
+        POISON((char *)(b + 1) + bytes, b->cap - cap);
+    } else {
         b = malloc(cap);
         if (!b)
             return NULL;
@@ -115,14 +145,16 @@ void lazyadam_free(void *p)
     if (!p)
         return;
     block *b = (block *)p - 1;
-    if (b->cap >= LAZYADAM_KEEP_MIN)
+    if (b->cap >= LAZYADAM_KEEP_MIN) {
+        POISON(b + 1, b->cap - sizeof *b);
         keep(b);
-    else
+    } else {
         free(b);
+    }
 }
 
 void lazyadam_release_scratch(void)
 {
     for (int i = 0; i < KEEP_SLOTS; i++)
-        free(atomic_exchange(&kept[i], NULL));
+        drop(atomic_exchange(&kept[i], NULL));
 }
