@@ -113,7 +113,8 @@ static inline __attribute__((always_inline)) void sort_words(size_t nnz,
  * stay in input order. After the last pass the sorted words become src in place and the
  * other buffer holds the distinct rows: 24 bytes an index in all (24 MB for a million),
  * which stays under glibc's largest mmap threshold (32 MB), so repeated calls reuse the
- * heap instead of faulting in fresh pages (README "Sparse de-duplication"). */
+ * heap instead of faulting in fresh pages; past about 1.4 million indices the allocator
+ * keeps the block itself (lib/alloc.c; README "Sparse de-duplication"). */
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
         lazyadam_groups *g)
 {
