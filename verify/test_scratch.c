@@ -22,9 +22,10 @@
 #define NNZ_MAX (NNZ + NNZ / 2)
 #define NTHREADS 3
 
+enum { P, M, V, X, NBUF };   /* param, m, v, vmax */
+
 typedef struct table {
-    float *p, *m, *v, *x;            /* the library's state */
-    float *rp, *rm, *rv, *rx;        /* the reference's */
+    float *lib[NBUF], *ref[NBUF];   /* the library's state and the reference's */
     int64_t *idx;
     float *val;
     size_t nnz;
@@ -34,19 +35,18 @@ typedef struct table {
 
 static void table_init(table *tb, uint64_t seed)
 {
-    size_t n = ROWS * DIM;
-    float **bufs[8] = { &tb->p, &tb->m, &tb->v, &tb->x, &tb->rp, &tb->rm, &tb->rv, &tb->rx };
+    size_t bytes = ROWS * DIM * sizeof(float);
     rng r = { seed };
-    for (int i = 0; i < 8; i++)
-        *bufs[i] = malloc(n * sizeof(float));
-    fill_normal(&r, tb->p, n, 1.0f);
-    fill_normal(&r, tb->m, n, 0.01f);
-    fill_positive(&r, tb->v, n, 1e-4f);
-    fill_positive(&r, tb->x, n, 1e-4f);
-    memcpy(tb->rp, tb->p, n * sizeof(float));
-    memcpy(tb->rm, tb->m, n * sizeof(float));
-    memcpy(tb->rv, tb->v, n * sizeof(float));
-    memcpy(tb->rx, tb->x, n * sizeof(float));
+    for (int b = 0; b < NBUF; b++) {
+        tb->lib[b] = malloc(bytes);
+        tb->ref[b] = malloc(bytes);
+    }
+    fill_normal(&r, tb->lib[P], ROWS * DIM, 1.0f);
+    fill_normal(&r, tb->lib[M], ROWS * DIM, 0.01f);
+    fill_positive(&r, tb->lib[V], ROWS * DIM, 1e-4f);
+    fill_positive(&r, tb->lib[X], ROWS * DIM, 1e-4f);
+    for (int b = 0; b < NBUF; b++)
+        memcpy(tb->ref[b], tb->lib[b], bytes);
     tb->idx = malloc(NNZ_MAX * sizeof *tb->idx);
     tb->val = malloc(NNZ_MAX * DIM * sizeof *tb->val);
     tb->seed = seed;
@@ -55,9 +55,12 @@ static void table_init(table *tb, uint64_t seed)
 
 static void table_free(table *tb)
 {
-    free(tb->p); free(tb->m); free(tb->v); free(tb->x);
-    free(tb->rp); free(tb->rm); free(tb->rv); free(tb->rx);
-    free(tb->idx); free(tb->val);
+    for (int b = 0; b < NBUF; b++) {
+        free(tb->lib[b]);
+        free(tb->ref[b]);
+    }
+    free(tb->idx);
+    free(tb->val);
 }
 
 /* nnz new indices and values for step s, drawn from the table's seed. */
@@ -82,20 +85,24 @@ static lazyadam_config config(void)
 static lazyadam_status lib_step(table *tb, int64_t s)
 {
     lazyadam_config c = config();
-    return lazyadam_lazy_step(&c, s, ROWS, DIM, tb->p, tb->m, tb->v, tb->x, tb->nnz, tb->idx, tb->val);
+    return lazyadam_lazy_step(&c, s, ROWS, DIM, tb->lib[P], tb->lib[M], tb->lib[V], tb->lib[X],
+            tb->nnz, tb->idx, tb->val);
 }
 
 static void ref_step(table *tb, int64_t s)
 {
     lazyadam_config c = config();
-    ref_lazy_step(&c, s, ROWS, DIM, tb->rp, tb->rm, tb->rv, tb->rx, tb->nnz, tb->idx, tb->val);
+    ref_lazy_step(&c, s, ROWS, DIM, tb->ref[P], tb->ref[M], tb->ref[V], tb->ref[X], tb->nnz,
+            tb->idx, tb->val);
 }
 
 static int equal_to_ref(const table *tb)
 {
     size_t n = ROWS * DIM * sizeof(float);
-    return tb->st == LAZYADAM_OK && !memcmp(tb->p, tb->rp, n) && !memcmp(tb->m, tb->rm, n)
-        && !memcmp(tb->v, tb->rv, n) && !memcmp(tb->x, tb->rx, n);
+    int same = tb->st == LAZYADAM_OK;
+    for (int b = 0; b < NBUF; b++)
+        same = same && !memcmp(tb->lib[b], tb->ref[b], n);
+    return same;
 }
 
 static void *thread_main(void *arg)
