@@ -15,7 +15,10 @@ void lazyadam_cpu_decode(lazyadam_cpu *c, unsigned max_leaf, uint32_t leaf1_ecx,
     int ymm_state = (xcr0 & 0x6) == 0x6;             /* XMM and YMM */
     int zmm_state = (xcr0 & 0xe6) == 0xe6;           /* + opmask, ZMM_Hi256, Hi16_ZMM */
     c->avx2 = ymm_state && ((leaf7_ebx >> 5) & 1);
-    c->avx512f = zmm_state && ((leaf7_ebx >> 16) & 1);
+    /* AVX2 too: the avx512 backend streams large arrays with the AVX2 kernel (lib/dense.c).
+     * Every AVX-512F processor made has it; a hypervisor that hid it would get avx2's
+     * absence honoured rather than a SIGILL. */
+    c->avx512f = zmm_state && c->avx2 && ((leaf7_ebx >> 16) & 1);
 }
 
 #if defined(__x86_64__) || defined(__i386__)

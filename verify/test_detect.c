@@ -42,6 +42,8 @@ static const profile profiles[] = {
         EBX7_AVX2, 0, 0, LAZYADAM_BACKEND_SCALAR },
     { "hypervisor hiding AVX (leaf 1 AVX clear)", 16, ECX_OSXSAVE, XCR0_AVX512,
         EBX7_AVX2 | EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
+    { "hypervisor showing AVX-512F but hiding AVX2 (the avx512 backend needs both)", 16,
+        ECX_OSXSAVE | ECX_AVX, XCR0_AVX512, EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
 };
 
 int main(void)

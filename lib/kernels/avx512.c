@@ -208,8 +208,15 @@ void lazyadam_replay_ukernel__avx512(size_t n, float *restrict p, float *restric
             lazyadam_element(p + i, 0.0f, m + i, v + i, ams ? vmax + i : NULL, &steps[k]);
 }
 
+/* Arrays that stream from DRAM go through the AVX2 kernel: on this project's machine
+ * 512-bit loads and stores stream 5-13% slower there than 256-bit ones, the compiled
+ * roofline loop included (README "Known limits"), while in cache the 512-bit kernel is
+ * 1.3-1.4 times as fast. lib/dense.c decides by the bytes a call touches. */
 const lazyadam_kernels lazyadam_kernels__avx512 = {
     .adam = lazyadam_adam_ukernel__avx512,
+#ifdef LAZYADAM_HAVE_AVX2
+    .adam_stream = lazyadam_adam_ukernel__avx2,
+#endif
     .rows = lazyadam_rows_ukernel__avx512,
     .groups = lazyadam_groups_ukernel__avx512,
     .replay = lazyadam_replay_ukernel__avx512,

@@ -70,6 +70,8 @@ typedef struct lazyadam_array_ops {
  * fills replay. */
 typedef struct lazyadam_kernels {
     lazyadam_adam_fn adam;
+    /* The dense update for calls whose arrays stream from DRAM (lib/dense.c); NULL: adam. */
+    lazyadam_adam_fn adam_stream;
     lazyadam_rows_fn rows;
     lazyadam_groups_fn groups;
     lazyadam_replay_fn replay;
@@ -89,6 +91,11 @@ void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t
 void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
         size_t nsteps);
+
+/* The AVX2 dense kernel, which the avx512 backend borrows for streaming calls. */
+void lazyadam_adam_ukernel__avx2(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s);
 
 extern const lazyadam_kernels lazyadam_kernels__scalar;
 extern const lazyadam_kernels lazyadam_kernels__avx2;
