@@ -201,22 +201,26 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
     return LAZYADAM_OK;
 }
 
-/* Which method, measured with lazyadam-bench (README "Sparse de-duplication"):
- * - the hash is the cheaper grouping up to HASH_MAX_NNZ indices, the sort above;
- * - but rows updated in ascending order are reached faster once the table is far larger
- *   than the cache (neighbouring rows share page-table lines and DRAM pages): lazy_step
- *   on 1M x 64 with 10,000 indices took 212-260 us with sorted groups against 271-282 us
- *   with hashed ones. With 1,000 indices, or a table that stays in cache, the sort's fixed
- *   cost (two 2048-bucket histograms) outweighs that, so the hash stays there. */
-#define HASH_MAX_NNZ 16384
-#define ORDERED_MIN_NNZ 4096
-#define ORDERED_MIN_TABLE_BYTES ((size_t)4 << 20)
+/* Which method (README "Sparse de-duplication"; each figure from a throwaway program
+ * alternating the two rules in one process, every call on a new set of indices):
+ * - from SORT_MIN_NNZ indices the sort groups faster than the hash, whatever the table:
+ *   10,000 indices took 42-54 us to sort and 55-74 us to hash. (Calling either on one set
+ *   of indices over and over, as the benchmark once did, flatters the hash: the branch
+ *   predictor learns which indices repeat, and 10,000 took it 22 us.)
+ * - below that, the rows in ascending order still pay when the rows phase runs on a team
+ *   (threads > 1, from 2 x 16,384 touched elements: lib/parallel.c): each thread then takes
+ *   about the same part of the table at every call, so its rows stay in its core's caches,
+ *   and neighbouring rows share page-table lines. lazy_step on two threads was 1.16-1.68
+ *   times as fast with sorted groups at 1,000 indices of 64 floats (tables of 10,000 and
+ *   1,000,000 rows) and 500 of 256 (10,000 rows), but 0.65-0.91 with 200-500 indices of 64
+ *   floats, where the rows phase runs on the caller alone, and 0.81-1.01 on one thread. */
+#define SORT_MIN_NNZ 3072
 
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
-        size_t dim, int sorted, lazyadam_groups *out)
+        int sorted, int threads, lazyadam_groups *out)
 {
-    int ordered_pays = nnz >= ORDERED_MIN_NNZ && rows * dim * sizeof(float) >= ORDERED_MIN_TABLE_BYTES;
-    if (!sorted && !ordered_pays && nnz <= HASH_MAX_NNZ)
+    int sort = sorted || nnz >= SORT_MIN_NNZ || threads > 1;
+    if (!sort)
         return lazyadam_group_hashed(nnz, indices, out);
     return lazyadam_group_sorted(nnz, indices, rows, out);
 }

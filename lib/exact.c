@@ -94,7 +94,8 @@ lazyadam_status lazyadam_exact_lazy_step(const lazyadam_config *cfg, int64_t ste
         return LAZYADAM_OK;
 
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, dim, 0, &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 0,
+            lazyadam_threads_for(cfg, nnz * dim), &g)) != LAZYADAM_OK)
         return st;
     replay_plan pl;
     if ((st = plan_make(cfg, lmin + 1, step - 1, &pl)) != LAZYADAM_OK) {

@@ -127,11 +127,11 @@ static inline lazyadam_scalars lazyadam_scalars_from_words(const lazyadam_scalar
 
 /* dedup.c — grouping a sparse gradient's indices by row, input order kept in a group
  * (lazyadam_groups: kernels/kernels.h, whose groups kernels walk it). */
-/* Indices must already be validated. rows x dim is the table the groups will update (it
- * decides whether ascending rows pay for the sort); sorted != 0 asks for ascending rows
- * whatever the cost. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
+/* Indices must already be validated and below rows. threads is the team that will update
+ * the groups' rows (with a team, ascending rows pay for the sort); sorted != 0 asks for
+ * ascending rows whatever the cost. Returns LAZYADAM_OK or LAZYADAM_E_NOMEM. */
 lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_t rows,
-        size_t dim, int sorted, lazyadam_groups *out);
+        int sorted, int threads, lazyadam_groups *out);
 void lazyadam_groups_free(lazyadam_groups *g);
 /* The two methods behind it (rows ascending / in order of first appearance). The hash
  * takes nnz < 2^31 (E_SIZE above: its slots hold 32-bit group numbers). */

@@ -109,7 +109,8 @@ lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
         return st;
 
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, dim, 0, &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 0,
+            lazyadam_threads_for(cfg, nnz * dim), &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     lazyadam_named nu;
@@ -207,7 +208,7 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
         return st;
 
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, dim, 1, &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 1, 1, &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array) {

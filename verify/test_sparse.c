@@ -121,9 +121,10 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                         "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
                         cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
             }
-    /* A table past the cache (5 MB a buffer) and 10,000 indices: lazy_step then groups
-     * the indices by sorting rather than hashing (lib/dedup.c), for every config; then
-     * 3 threads, many duplicates, and more indices than the hash takes on a small table. */
+    /* A table past the cache (5 MB a buffer) and 10,000 indices, for every config; then
+     * 3 threads, many duplicates, and more indices than rows on a small table. (The cases
+     * above hash their indices where the rows run on one thread and sort them on a team
+     * or from 3,072 indices: lib/dedup.c.) */
     static const struct { size_t rows, dim, nnz; int dups, threads; } big[] = {
         { 20000, 64, 10000, 5, 2 }, { 20000, 64, 10000, 60, 3 }, { 3000, 3, 20000, 30, 3 },
     };
