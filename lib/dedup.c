@@ -212,7 +212,7 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
  *   about the same part of the table at every call, so its rows stay in its core's caches,
  *   and neighbouring rows share page-table lines. lazy_step on two threads was 1.16-1.68
  *   times as fast with sorted groups at 1,000 indices of 64 floats (tables of 10,000 and
- *   1,000,000 rows) and 500 of 256 (10,000 rows), but 0.65-0.91 with 200-500 indices of 64
+ *   1,000,000 rows) and 500-1,000 of 256 (10,000 rows), but 0.65-0.91 with 200-500 of 64
  *   floats, where the rows phase runs on the caller alone, and 0.81-1.01 on one thread. */
 #define SORT_MIN_NNZ 3072
 
