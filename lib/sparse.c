@@ -5,16 +5,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "kernels/groups.h"
-
-static void update_group(const lazyadam_kernels *k, const lazyadam_groups *g, size_t i,
-        size_t dim, float *param, float *m, float *v, float *vmax, const float *values,
-        const lazyadam_scalars *s)
-{
-    size_t off = (size_t)g->row[i] * dim;
-    k->rows(dim, param + off, m + off, v + off, s->amsgrad ? vmax + off : NULL, values,
-            g->src + g->start[i], g->start[i + 1] - g->start[i], s);
-}
 
 /* The summed gradient of group i (input order: the first value row as it is, then
  * each next one added), written to out[0..dim). */
@@ -122,8 +112,7 @@ lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
     return st;
 }
 
-/* The rows [r0, r1) of an Adam step on the densified gradient: named rows get their
- * summed gradient, runs of unnamed rows a zero gradient. g->row is ascending. */
+/* The first group whose row is r0 or more (g->row is ascending). */
 static size_t first_group_at(const lazyadam_groups *g, size_t r0)
 {
     size_t lo = 0, hi = g->count;
@@ -137,29 +126,14 @@ static size_t first_group_at(const lazyadam_groups *g, size_t r0)
     return lo;
 }
 
-/* The table's rows are reached in order here, which the hardware prefetchers follow;
- * the named rows' value rows are not, so they are asked for this many groups ahead. */
-#define VALUE_AHEAD 8
-
+/* The rows [r0, r1) of an Adam step on the densified gradient, on the backend's sparse
+ * kernel: named rows get their summed gradient, the rows between them a zero gradient. */
 static void sparse_adam_rows(const lazyadam_kernels *k, const lazyadam_groups *g,
         size_t r0, size_t r1, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s)
 {
-    size_t r = r0, lines = lazyadam_row_lines(dim);
-    for (size_t i = first_group_at(g, r0); r < r1; i++) {
-        size_t next = (i < g->count && (size_t)g->row[i] < r1) ? (size_t)g->row[i] : r1;
-        if (next > r) {
-            size_t off = r * dim;
-            k->replay((next - r) * dim, param + off, m + off, v + off,
-                    s->amsgrad ? vmax + off : NULL, s, 1);
-        }
-        if (next < r1) {
-            if (i + VALUE_AHEAD < g->count)
-                lazyadam_prefetch_lines(values + g->src[g->start[i + VALUE_AHEAD]] * dim, lines);
-            update_group(k, g, i, dim, param, m, v, vmax, values, s);
-        }
-        r = next + 1;
-    }
+    k->sparse(g, first_group_at(g, r0), r0, r1, dim, param, m, v, s->amsgrad ? vmax : NULL,
+            values, s);
 }
 
 /* An array backend takes the table in blocks of whole rows, about this many elements,

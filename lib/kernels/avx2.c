@@ -171,6 +171,7 @@ void lazyadam_rows_ukernel__avx2(size_t dim, float *restrict p, float *restrict 
 }
 
 #define LAZYADAM_GROUPS_KERNEL lazyadam_groups_ukernel__avx2
+#define LAZYADAM_SPARSE_KERNEL lazyadam_sparse_ukernel__avx2
 #include "groups_kernel.h"
 
 /* Zero-gradient steps: 8 lanes stay in registers across all nsteps; each step's
@@ -206,5 +207,6 @@ const lazyadam_kernels lazyadam_kernels__avx2 = {
     .adam = lazyadam_adam_ukernel__avx2,
     .rows = lazyadam_rows_ukernel__avx2,
     .groups = lazyadam_groups_ukernel__avx2,
+    .sparse = lazyadam_sparse_ukernel__avx2,
     .replay = lazyadam_replay_ukernel__avx2,
 };

@@ -178,6 +178,7 @@ void lazyadam_rows_ukernel__avx512(size_t dim, float *restrict p, float *restric
 }
 
 #define LAZYADAM_GROUPS_KERNEL lazyadam_groups_ukernel__avx512
+#define LAZYADAM_SPARSE_KERNEL lazyadam_sparse_ukernel__avx512
 #include "groups_kernel.h"
 
 /* Zero-gradient steps: 16 lanes stay in registers across all nsteps. */
@@ -219,5 +220,6 @@ const lazyadam_kernels lazyadam_kernels__avx512 = {
 #endif
     .rows = lazyadam_rows_ukernel__avx512,
     .groups = lazyadam_groups_ukernel__avx512,
+    .sparse = lazyadam_sparse_ukernel__avx512,
     .replay = lazyadam_replay_ukernel__avx512,
 };

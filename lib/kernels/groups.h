@@ -46,13 +46,19 @@ LAZYADAM_ALWAYS_INLINE void lazyadam_prefetch_lines(const float *x, size_t lines
 typedef void (*lazyadam_row_body)(const void *ctx, size_t dim, float *p, float *m, float *v,
         float *vmax, const float *values, const size_t *src, size_t nsrc);
 
+/* How many rows ahead the loops below ask for: LAZYADAM_PREFETCH_BYTES a buffer. */
+LAZYADAM_ALWAYS_INLINE size_t lazyadam_rows_ahead(size_t dim)
+{
+    size_t ahead = LAZYADAM_PREFETCH_BYTES / (dim * sizeof(float));
+    return ahead < LAZYADAM_PREFETCH_MIN_ROWS ? LAZYADAM_PREFETCH_MIN_ROWS
+         : ahead > LAZYADAM_PREFETCH_MAX_ROWS ? LAZYADAM_PREFETCH_MAX_ROWS : ahead;
+}
+
 LAZYADAM_ALWAYS_INLINE void lazyadam_groups_lines(const lazyadam_groups *g, size_t lo,
         size_t hi, size_t dim, float *p, float *m, float *v, float *vmax,
         const float *values, size_t lines, lazyadam_row_body row, const void *ctx)
 {
-    size_t ahead = LAZYADAM_PREFETCH_BYTES / (dim * sizeof(float));
-    ahead = ahead < LAZYADAM_PREFETCH_MIN_ROWS ? LAZYADAM_PREFETCH_MIN_ROWS
-          : ahead > LAZYADAM_PREFETCH_MAX_ROWS ? LAZYADAM_PREFETCH_MAX_ROWS : ahead;
+    size_t ahead = lazyadam_rows_ahead(dim);
     for (size_t i = lo; i < hi; i++) {
         if (i + ahead < hi) {
             size_t off = (size_t)g->row[i + ahead] * dim;
@@ -85,6 +91,52 @@ LAZYADAM_ALWAYS_INLINE void lazyadam_groups_run(const lazyadam_groups *g, size_t
     case 8: lazyadam_groups_lines(g, lo, hi, dim, p, m, v, vmax, values, 8, row, ctx); break;
     case 16: lazyadam_groups_lines(g, lo, hi, dim, p, m, v, vmax, values, 16, row, ctx); break;
     default: lazyadam_groups_lines(g, lo, hi, dim, p, m, v, vmax, values, lines, row, ctx); break;
+    }
+}
+
+/* n elements updated with a zero gradient, as a backend writes it (the densified step's
+ * rows that no index names). Passed as a constant to the loop below, it is inlined. */
+typedef void (*lazyadam_gap_body)(const void *ctx, size_t n, float *p, float *m, float *v,
+        float *vmax);
+
+/* The densified step over the rows [r0, r1) (lazyadam_sparse_fn), group i first. The
+ * table's rows are reached in order, which the hardware prefetchers follow; the named
+ * rows' value rows are not, so they are asked for ahead, as in the groups loop. */
+LAZYADAM_ALWAYS_INLINE void lazyadam_sparse_lines(const lazyadam_groups *g, size_t i,
+        size_t r0, size_t r1, size_t dim, float *p, float *m, float *v, float *vmax,
+        const float *values, size_t lines, lazyadam_row_body row, lazyadam_gap_body gap,
+        const void *ctx)
+{
+    size_t ahead = lazyadam_rows_ahead(dim);
+    for (size_t r = r0; r < r1; i++) {
+        size_t next = i < g->count && (size_t)g->row[i] < r1 ? (size_t)g->row[i] : r1;
+        if (next > r) {
+            size_t off = r * dim;
+            gap(ctx, (next - r) * dim, p + off, m + off, v + off, vmax ? vmax + off : NULL);
+        }
+        if (next < r1) {
+            if (i + ahead < g->count)
+                lazyadam_prefetch_lines(values + g->src[g->start[i + ahead]] * dim, lines);
+            size_t off = next * dim;
+            row(ctx, dim, p + off, m + off, v + off, vmax ? vmax + off : NULL, values,
+                    g->src + g->start[i], g->start[i + 1] - g->start[i]);
+        }
+        r = next + 1;
+    }
+}
+
+LAZYADAM_ALWAYS_INLINE void lazyadam_sparse_run(const lazyadam_groups *g, size_t i, size_t r0,
+        size_t r1, size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
+        lazyadam_row_body row, lazyadam_gap_body gap, const void *ctx)
+{
+    size_t lines = lazyadam_row_lines(dim);
+    switch (lines) {
+    case 1: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, 1, row, gap, ctx); break;
+    case 2: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, 2, row, gap, ctx); break;
+    case 4: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, 4, row, gap, ctx); break;
+    case 8: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, 8, row, gap, ctx); break;
+    case 16: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, 16, row, gap, ctx); break;
+    default: lazyadam_sparse_lines(g, i, r0, r1, dim, p, m, v, vmax, values, lines, row, gap, ctx); break;
     }
 }
 

@@ -49,6 +49,15 @@ typedef void (*lazyadam_groups_fn)(const lazyadam_groups *g, size_t lo, size_t h
         size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
         const lazyadam_scalars *s);
 
+/* Rows [r0, r1) of an Adam step on the densified gradient (lazyadam_adam_sparse_step):
+ * the rows of groups i, i+1, ... that fall below r1 get their summed gradient, as
+ * lazyadam_rows_fn does, and every other row a zero gradient (+0.0f). g->row is ascending
+ * and i is the first group whose row is r0 or more. Like the groups kernel, the loop is
+ * the backend's own (lib/kernels/groups.h). */
+typedef void (*lazyadam_sparse_fn)(const lazyadam_groups *g, size_t i, size_t r0, size_t r1,
+        size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
+        const lazyadam_scalars *s);
+
 /* nsteps successive updates of n elements with an all-zero gradient (+0.0f), the
  * k-th with the scalars steps[k]: what a densified sparse gradient does to the rows
  * it does not name (nsteps == 1), and the catch-up of exact LazyAdam. nsteps >= 1. */
@@ -65,7 +74,7 @@ typedef struct lazyadam_array_ops {
     void (*end)(void *ctx);
 } lazyadam_array_ops;
 
-/* Chunk backends fill adam, rows and groups and leave array NULL; an array backend
+/* Chunk backends fill adam, rows, groups and sparse and leave array NULL; an array backend
  * fills array (the entry points then gather and scatter rows around it). Every backend
  * fills replay. */
 typedef struct lazyadam_kernels {
@@ -74,6 +83,7 @@ typedef struct lazyadam_kernels {
     lazyadam_adam_fn adam_stream;
     lazyadam_rows_fn rows;
     lazyadam_groups_fn groups;
+    lazyadam_sparse_fn sparse;
     lazyadam_replay_fn replay;
     const lazyadam_array_ops *array;
 } lazyadam_kernels;
@@ -88,6 +98,9 @@ void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restric
 void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t hi,
         size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
         const lazyadam_scalars *s);
+void lazyadam_sparse_ukernel__scalar(const lazyadam_groups *g, size_t i, size_t r0,
+        size_t r1, size_t dim, float *p, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s);
 void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
         size_t nsteps);

@@ -37,6 +37,21 @@ void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t
     lazyadam_groups_run(g, lo, hi, dim, p, m, v, vmax, values, row, s);
 }
 
+LAZYADAM_ALWAYS_INLINE void gap(const void *ctx, size_t n, float *p, float *m, float *v,
+        float *vmax)
+{
+    const lazyadam_scalars *s = ctx;
+    for (size_t i = 0; i < n; i++)
+        lazyadam_element(p + i, 0.0f, m + i, v + i, s->amsgrad ? vmax + i : NULL, s);
+}
+
+void lazyadam_sparse_ukernel__scalar(const lazyadam_groups *g, size_t i, size_t r0,
+        size_t r1, size_t dim, float *p, float *m, float *v, float *vmax,
+        const float *values, const lazyadam_scalars *s)
+{
+    lazyadam_sparse_run(g, i, r0, r1, dim, p, m, v, vmax, values, row, gap, s);
+}
+
 void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
         size_t nsteps)
@@ -58,5 +73,6 @@ const lazyadam_kernels lazyadam_kernels__scalar = {
     .adam = lazyadam_adam_ukernel__scalar,
     .rows = lazyadam_rows_ukernel__scalar,
     .groups = lazyadam_groups_ukernel__scalar,
+    .sparse = lazyadam_sparse_ukernel__scalar,
     .replay = lazyadam_replay_ukernel__scalar,
 };
