@@ -1,5 +1,6 @@
-/* The loop over the rows a sparse gradient names, written once for every chunk
- * backend's groups kernel, and the row prefetches it shares with lib/sparse.c.
+/* The loops over the rows a sparse gradient names, written once for every chunk backend:
+ * the groups kernel's (lazy_step, exact LazyAdam) and the sparse kernel's (adam_sparse_step,
+ * which also updates the rows between them), with the row prefetches they share.
  *
  * Rows named by a sparse gradient sit at random places in a table far larger than the
  * cache, so each one's update waits on memory latency, not bandwidth. Asking for the rows
