@@ -37,12 +37,11 @@ void lazyadam_groups_ukernel__scalar(const lazyadam_groups *g, size_t lo, size_t
     lazyadam_groups_run(g, lo, hi, dim, p, m, v, vmax, values, row, s);
 }
 
+/* The rows between named ones: one zero-gradient step, the replay kernel's nsteps = 1. */
 LAZYADAM_ALWAYS_INLINE void gap(const void *ctx, size_t n, float *p, float *m, float *v,
         float *vmax)
 {
-    const lazyadam_scalars *s = ctx;
-    for (size_t i = 0; i < n; i++)
-        lazyadam_element(p + i, 0.0f, m + i, v + i, s->amsgrad ? vmax + i : NULL, s);
+    lazyadam_replay_ukernel__scalar(n, p, m, v, vmax, ctx, 1);
 }
 
 void lazyadam_sparse_ukernel__scalar(const lazyadam_groups *g, size_t i, size_t r0,
