@@ -208,7 +208,8 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
  *   of indices over and over, as the benchmark once did, flatters the hash: the branch
  *   predictor learns which indices repeat, and 10,000 took it 22 us.)
  * - below that, the rows in ascending order still pay when the rows phase runs on a team
- *   (threads > 1, from 2 x 16,384 touched elements: lib/parallel.c): each thread then takes
+ *   (threads > 1: from 2 x 16,384 touched elements by lib/parallel.c's rule, or where the
+ *   call's class has learned that the team is faster, lib/balance.c): each thread then takes
  *   about the same part of the table at every call, so its rows stay in its core's caches,
  *   and neighbouring rows share page-table lines. lazy_step on two threads was 1.16-1.68
  *   times as fast with sorted groups at 1,000 indices of 64 floats (tables of 10,000 and

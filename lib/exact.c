@@ -93,9 +93,9 @@ lazyadam_status lazyadam_exact_lazy_step(const lazyadam_config *cfg, int64_t ste
     if (nnz == 0)
         return LAZYADAM_OK;
 
+    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_EXACT, nnz, rows, dim);
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, 0,
-            lazyadam_threads_for(cfg, nnz * dim), &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 0, T, &g)) != LAZYADAM_OK)
         return st;
     replay_plan pl;
     if ((st = plan_make(cfg, lmin + 1, step - 1, &pl)) != LAZYADAM_OK) {
@@ -104,14 +104,13 @@ lazyadam_status lazyadam_exact_lazy_step(const lazyadam_config *cfg, int64_t ste
     }
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     lazyadam_named nu;
-    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, &nu)) != LAZYADAM_OK) {
+    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, T, &nu)) != LAZYADAM_OK) {
         lazyadam_free(pl.sc);
         lazyadam_groups_free(&g);
         return st;
     }
     int ams = s.amsgrad;
     size_t count = g.count;
-    int T = nu.threads;
     /* Rows lag by different amounts, so hand them out dynamically; the result does
      * not depend on which thread takes a row. A chunk backend updates each row right
      * after its catch-up, while it is in cache; an array backend takes all the caught-up
@@ -133,6 +132,7 @@ lazyadam_status lazyadam_exact_lazy_step(const lazyadam_config *cfg, int64_t ste
     lazyadam_named_release(&nu, k);
     lazyadam_free(pl.sc);
     lazyadam_groups_free(&g);
+    lazyadam_balance_end();
     return LAZYADAM_OK;
 }
 

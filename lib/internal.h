@@ -95,6 +95,16 @@ typedef struct lazyadam_plan {
 } lazyadam_plan;
 lazyadam_plan lazyadam_balance_begin(size_t n, int T);
 void lazyadam_balance_end(void);
+/* The threads to run a sparse call on (1 or a team): `named` = nnz x dim elements of a
+ * table of `table` elements, which the static rule gives `rule` threads, the config
+ * `requested`. kind tells calls of different cost a row apart. Calls end as dense ones do,
+ * with lazyadam_balance_end (a call that fails may skip it). */
+enum { LAZYADAM_SPARSE_LAZY = 0, LAZYADAM_SPARSE_EXACT = 1 };
+int lazyadam_balance_sparse_begin(int kind, size_t named, size_t table, int rule,
+        int requested);
+/* What the calling thread has learned for such calls: 1 the caller alone, 0 the team,
+ * -1 no class (outside the learned range, or not met yet). */
+int lazyadam_balance_sparse_solo(int kind, size_t named, size_t table);
 /* Whether balancing runs here (invariant TSC, LAZYADAM_BALANCE not "off" or "0"). */
 int lazyadam_balance_enabled(void);
 /* The shift the calling thread has learned for n elements on T threads (tests, bench). */
@@ -142,13 +152,19 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
 /* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
  * LazyAdam). prepare does everything that can fail, before anything is written;
  * apply cannot fail; release frees. */
+/* The threads a lazy_step or exact_lazy_step call (kind) runs on: the static rule's, or
+ * what the calling thread has learned for its class (lib/balance.c). The caller ends the
+ * timed call with lazyadam_balance_end once it has run. */
+int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
+        size_t dim);
 typedef struct lazyadam_named {
     int threads;
     float *scratch;   /* array backends: the gathered rows */
     void *ctx;        /* array backends: their call state */
 } lazyadam_named;
 lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
-        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, lazyadam_named *nu);
+        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, int threads,
+        lazyadam_named *nu);
 void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
         const lazyadam_groups *g, size_t dim, float *param, float *m, float *v, float *vmax,
         const float *values, const lazyadam_scalars *s);

@@ -21,11 +21,19 @@ static void sum_group(const lazyadam_groups *g, size_t i, size_t dim, const floa
     }
 }
 
+int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
+        size_t dim)
+{
+    return lazyadam_balance_sparse_begin(kind, nnz * dim, rows * dim,
+            lazyadam_threads_for(cfg, nnz * dim), lazyadam_threads_requested(cfg));
+}
+
 lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
-        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, lazyadam_named *nu)
+        const lazyadam_scalars *s, const lazyadam_groups *g, size_t dim, int threads,
+        lazyadam_named *nu)
 {
     memset(nu, 0, sizeof *nu);
-    nu->threads = lazyadam_threads_for(cfg, g->count * dim);
+    nu->threads = threads;
     if (!k->array || g->count == 0)
         return LAZYADAM_OK;
     /* An array backend sees the named rows gathered into contiguous scratch:
@@ -98,15 +106,16 @@ lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
     if (st != LAZYADAM_OK || nnz == 0)
         return st;
 
+    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_LAZY, nnz, rows, dim);
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, 0,
-            lazyadam_threads_for(cfg, nnz * dim), &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 0, T, &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     lazyadam_named nu;
-    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, &nu)) == LAZYADAM_OK) {
+    if ((st = lazyadam_named_prepare(k, cfg, &s, &g, dim, T, &nu)) == LAZYADAM_OK) {
         lazyadam_named_apply(&nu, k, &g, dim, param, m, v, vmax, values, &s);
         lazyadam_named_release(&nu, k);
+        lazyadam_balance_end();
     }
     lazyadam_groups_free(&g);
     return st;

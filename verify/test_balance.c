@@ -9,7 +9,9 @@
  *   stays there, through jitter and stalls;
  * - against a simulated clock, a class takes the faster of the team and the caller alone,
  *   follows a change of the faster one, does not flap where they tie, and spends few
- *   calls trying the slower one. */
+ *   calls trying the slower one;
+ * - the same for lazy_step and exact_lazy_step, per class, either way from the static
+ *   rule's choice, bitwise all along. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +313,79 @@ static void mode_cases(tally *t, rng *r)
     free(p); free(g); free(m); free(v);
 }
 
+/* Sparse calls learn team or solo per class (lib/balance.c), against the same simulated
+ * clock. lazy_step: 100 indices of 64 floats, which the static rule keeps on the caller,
+ * must take the team where it is faster and come back; exact_lazy_step: 600 indices,
+ * which the rule forks, must go solo where that is faster, in a class of its own. Every
+ * call stays bitwise: lazy_step the reference's in lockstep, exact_lazy_step a twin run
+ * on one thread (which never learns). */
+static void sparse_mode_cases(tally *t, rng *r)
+{
+    const size_t rows = 4096, dim = 64, n = rows * dim;
+    lazyadam_config cfg = lazyadam_default_config(), one = cfg;
+    cfg.num_threads = 2;
+    one.num_threads = 1;
+    float *p = malloc(n * 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    float *rp = malloc(n * 4), *rm = calloc(n, 4), *rv = calloc(n, 4);
+    float *vals = malloc(600 * dim * 4);
+    int64_t *idx = malloc(600 * sizeof *idx), *last = calloc(rows, sizeof *last),
+            *rlast = calloc(rows, sizeof *rlast);
+    fill_normal(r, p, n, 1.0f);
+    memcpy(rp, p, n * 4);
+    ms.r.s = rng_below(r, UINT64_MAX);
+    lazyadam_testing_balance_clock(mode_clock);
+    int on = lazyadam_balance_enabled();
+    static const struct { int exact; size_t nnz; uint32_t solo; int want_solo, calls; } legs[] = {
+        { 0, 100, 14000, 0, 1000 },   /* the team 29% faster than the rule's caller alone */
+        { 0, 100, 8000, 1, 5000 },    /* alone 20% faster again: back */
+        { 1, 600, 8000, 1, 1000 },    /* the rule's team, alone 20% faster */
+    };
+    int64_t step = 1;
+    for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
+        size_t nnz = legs[l].nnz;
+        int kind = legs[l].exact ? LAZYADAM_SPARSE_EXACT : LAZYADAM_SPARSE_LAZY;
+        int other = legs[l].exact ? LAZYADAM_SPARSE_LAZY : LAZYADAM_SPARSE_EXACT;
+        ms.solo = legs[l].solo;
+        ms.last_threads = lazyadam_balance_sparse_solo(kind, nnz * dim, n) == 0 ? 2
+                        : lazyadam_balance_sparse_solo(kind, nnz * dim, n) == 1 ? 1
+                        : nnz * dim < 32768 ? 1 : 2;
+        int ok = lazyadam_balance_sparse_solo(other, nnz * dim, n) == -1;
+        for (int k = 0; k < legs[l].calls && ok; k++, step++) {
+            for (size_t i = 0; i < nnz; i++)
+                idx[i] = (int64_t)rng_below(r, rows);
+            fill_normal(r, vals, 4 * dim, 0.1f);   /* a cheap change of gradient */
+            if (legs[l].exact) {
+                ok = lazyadam_exact_lazy_step(&cfg, step, rows, dim, p, m, v, NULL, last, nnz,
+                        idx, vals) == LAZYADAM_OK
+                  && lazyadam_exact_lazy_step(&one, step, rows, dim, rp, rm, rv, NULL, rlast,
+                        nnz, idx, vals) == LAZYADAM_OK;
+            } else {
+                ok = lazyadam_lazy_step(&cfg, step, rows, dim, p, m, v, NULL, nnz, idx, vals)
+                        == LAZYADAM_OK
+                  && ref_lazy_step(&cfg, step, rows, dim, rp, rm, rv, NULL, nnz, idx, vals) == 0;
+            }
+        }
+        size_t bad = compare_state("param", rp, p, n) + compare_state("m", rm, m, n)
+                   + compare_state("v", rv, v, n)
+                   + (size_t)(memcmp(last, rlast, rows * sizeof *last) != 0);
+        int got = lazyadam_balance_sparse_solo(kind, nnz * dim, n);
+        int want = on ? legs[l].want_solo : -1;
+        printf("  %s, %zu indices, simulated clock, solo %u vs team 10000 ticks: %s after "
+               "%d calls\n", legs[l].exact ? "exact_lazy_step" : "lazy_step", nnz,
+               (unsigned)legs[l].solo, got == 1 ? "solo" : got == 0 ? "team" : "no class",
+               legs[l].calls);
+        tally_case(t, ok && bad == 0 && got == want, "%s, %zu indices of %zu floats, "
+                "simulated clock: solo %u vs team 10000 ticks: want %d, learned %d (1 solo, "
+                "0 team, -1 no class) after %d calls, bitwise: %s (balancing %s)",
+                legs[l].exact ? "exact_lazy_step" : "lazy_step", nnz, dim,
+                (unsigned)legs[l].solo, want, got, legs[l].calls, bad == 0 ? "yes" : "no",
+                on ? "on" : "off");
+    }
+    lazyadam_testing_balance_clock(NULL);
+    free(p); free(m); free(v); free(rp); free(rm); free(rv); free(vals);
+    free(idx); free(last); free(rlast);
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_balance") };
@@ -326,5 +401,6 @@ int main(void)
     learning_cases(&t, &r);
     learner_cases(&t, &r);
     mode_cases(&t, &r);
+    sparse_mode_cases(&t, &r);
     return tally_finish(&t);
 }
