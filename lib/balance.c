@@ -41,7 +41,8 @@
  * of named elements (nnz x dim, 2^SPARSE_MIN up to 2^MODE_BUCKETS) and of table size: a
  * named row costs what the table's place in the memory hierarchy makes it, so the static
  * rule (lib/parallel.c, made for streaming) is wrong both ways. On the project's machine,
- * 2 threads against 1 (10,000 fresh rows a step, medians of 30 alternating rounds): a
+ * 2 threads against 1 (each step on one of 2,000 sets of indices, medians of 30
+ * alternating rounds): a
  * 1M x 64 table, DRAM-resident, took 0.71-0.78 of the caller's time at 150 indices,
  * where the static rule kept the caller alone, while a 10,000 x 64 table, in cache, took
  * 1.13 of it at 600 indices, where the rule forked. A class starts with the static rule's

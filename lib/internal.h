@@ -150,13 +150,14 @@ lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t
 lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *out);
 
 /* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
- * LazyAdam). prepare does everything that can fail, before anything is written;
- * apply cannot fail; release frees. */
+ * LazyAdam). */
 /* The threads a lazy_step or exact_lazy_step call (kind) runs on: the static rule's, or
  * what the calling thread has learned for its class (lib/balance.c). The caller ends the
  * timed call with lazyadam_balance_end once it has run. */
 int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
         size_t dim);
+/* prepare does everything that can fail, before anything is written; apply cannot fail;
+ * release frees. */
 typedef struct lazyadam_named {
     int threads;
     float *scratch;   /* array backends: the gathered rows */
