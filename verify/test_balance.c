@@ -346,9 +346,9 @@ static void sparse_mode_cases(tally *t, rng *r)
         int kind = legs[l].exact ? LAZYADAM_SPARSE_EXACT : LAZYADAM_SPARSE_LAZY;
         int other = legs[l].exact ? LAZYADAM_SPARSE_LAZY : LAZYADAM_SPARSE_EXACT;
         ms.solo = legs[l].solo;
-        ms.last_threads = lazyadam_balance_sparse_solo(kind, nnz * dim, n) == 0 ? 2
-                        : lazyadam_balance_sparse_solo(kind, nnz * dim, n) == 1 ? 1
-                        : nnz * dim < 32768 ? 1 : 2;
+        /* the mode the class runs in now: what it learned, else the rule's */
+        int known = lazyadam_balance_sparse_solo(kind, nnz * dim, n);
+        ms.last_threads = known == 0 || (known < 0 && nnz * dim >= 32768) ? 2 : 1;
         int ok = lazyadam_balance_sparse_solo(other, nnz * dim, n) == -1;
         for (int k = 0; k < legs[l].calls && ok; k++, step++) {
             for (size_t i = 0; i < nnz; i++)
