@@ -95,11 +95,12 @@ typedef struct lazyadam_plan {
 } lazyadam_plan;
 lazyadam_plan lazyadam_balance_begin(size_t n, int T);
 void lazyadam_balance_end(void);
-/* The threads to run a sparse call on (1 or a team): `named` = nnz x dim elements of a
- * table of `table` elements, which the static rule gives `rule` threads, the config
- * `requested`. kind tells calls of different cost a row apart. Calls end as dense ones do,
+/* The threads to run a sparse call on (1 or a team): `named` = the elements it updates
+ * (nnz x dim; adam_sparse_step: the whole table) of a table of `table` elements, which the
+ * static rule gives `rule` threads, the config `requested`. kind tells calls of different
+ * cost an element apart. Calls end as dense ones do,
  * with lazyadam_balance_end (a call that fails may skip it). */
-enum { LAZYADAM_SPARSE_LAZY = 0, LAZYADAM_SPARSE_EXACT = 1 };
+enum { LAZYADAM_SPARSE_LAZY = 0, LAZYADAM_SPARSE_EXACT = 1, LAZYADAM_SPARSE_DENSIFIED = 2 };
 int lazyadam_balance_sparse_begin(int kind, size_t named, size_t table, int rule,
         int requested);
 /* What the calling thread has learned for such calls: 1 the caller alone, 0 the team,
@@ -151,9 +152,10 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
 
 /* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
  * LazyAdam). */
-/* The threads a lazy_step or exact_lazy_step call (kind) runs on: the static rule's, or
- * what the calling thread has learned for its class (lib/balance.c). The caller ends the
- * timed call with lazyadam_balance_end once it has run. */
+/* The threads a lazy_step, exact_lazy_step or adam_sparse_step call (kind) runs on, for
+ * nnz named rows (adam_sparse_step: all rows) of dim floats: the static rule's, or what the
+ * calling thread has learned for its class (lib/balance.c). The caller ends the timed call
+ * with lazyadam_balance_end once it has run. */
 int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
         size_t dim);
 /* prepare does everything that can fail, before anything is written; apply cannot fail;

@@ -199,7 +199,7 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
         lazyadam_groups_free(&g);
         return st;
     }
-    int T = lazyadam_threads_for(cfg, rows * dim);
+    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_DENSIFIED, rows, rows, dim);
     if (T == 1) {
         sparse_adam_rows(k, &g, 0, rows, dim, param, m, v, vmax, values, &s);
     } else {
@@ -210,6 +210,7 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
             sparse_adam_rows(k, &g, r0, r1, dim, param, m, v, vmax, values, &s);
         }
     }
+    lazyadam_balance_end();
     lazyadam_groups_free(&g);
     return LAZYADAM_OK;
 }

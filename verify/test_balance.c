@@ -10,8 +10,8 @@
  * - against a simulated clock, a class takes the faster of the team and the caller alone,
  *   follows a change of the faster one, does not flap where they tie, and spends few
  *   calls trying the slower one;
- * - the same for lazy_step and exact_lazy_step, per class, either way from the static
- *   rule's choice, bitwise all along. */
+ * - the same for lazy_step, exact_lazy_step and adam_sparse_step, per class, either way
+ *   from the static rule's choice, bitwise all along. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,9 +316,10 @@ static void mode_cases(tally *t, rng *r)
 /* Sparse calls learn team or solo per class (lib/balance.c), against the same simulated
  * clock. lazy_step: 100 indices of 64 floats, which the static rule keeps on the caller,
  * must take the team where it is faster and come back; exact_lazy_step: 600 indices,
- * which the rule forks, must go solo where that is faster, in a class of its own. Every
- * call stays bitwise: lazy_step the reference's in lockstep, exact_lazy_step a twin run
- * on one thread (which never learns). */
+ * which the rule forks, must go solo where that is faster, in a class of its own; so must
+ * adam_sparse_step on a 1,024-row table. Every call stays bitwise: lazy_step and
+ * adam_sparse_step the reference's in lockstep, exact_lazy_step a twin run on one thread
+ * (which never learns). */
 static void sparse_mode_cases(tally *t, rng *r)
 {
     const size_t rows = 4096, dim = 64, n = rows * dim;
@@ -335,50 +336,64 @@ static void sparse_mode_cases(tally *t, rng *r)
     ms.r.s = rng_below(r, UINT64_MAX);
     lazyadam_testing_balance_clock(mode_clock);
     int on = lazyadam_balance_enabled();
-    static const struct { int exact; size_t nnz; uint32_t solo; int want_solo, calls; } legs[] = {
-        { 0, 100, 14000, 0, 1000 },   /* the team 29% faster than the rule's caller alone */
-        { 0, 100, 8000, 1, 5000 },    /* alone 20% faster again: back */
-        { 1, 600, 8000, 1, 1000 },    /* the rule's team, alone 20% faster */
+    static const char *const names[] = { "lazy_step", "exact_lazy_step", "adam_sparse_step" };
+    static const struct {
+        int kind;
+        size_t rows, nnz;
+        uint32_t solo;
+        int want_solo, calls;
+    } legs[] = {
+        /* the team 29% faster than the rule's caller alone */
+        { LAZYADAM_SPARSE_LAZY, 4096, 100, 14000, 0, 1000 },
+        /* alone 20% faster again: back */
+        { LAZYADAM_SPARSE_LAZY, 4096, 100, 8000, 1, 5000 },
+        /* the rule's team, alone 20% faster */
+        { LAZYADAM_SPARSE_EXACT, 4096, 600, 8000, 1, 1000 },
+        { LAZYADAM_SPARSE_DENSIFIED, 1024, 10, 8000, 1, 1000 },
     };
     int64_t step = 1;
     for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
-        size_t nnz = legs[l].nnz;
-        int kind = legs[l].exact ? LAZYADAM_SPARSE_EXACT : LAZYADAM_SPARSE_LAZY;
-        int other = legs[l].exact ? LAZYADAM_SPARSE_LAZY : LAZYADAM_SPARSE_EXACT;
+        size_t lr = legs[l].rows, nnz = legs[l].nnz, tab = lr * dim;
+        int kind = legs[l].kind, dens = kind == LAZYADAM_SPARSE_DENSIFIED;
+        size_t named = dens ? tab : nnz * dim;
+        int other = kind == LAZYADAM_SPARSE_LAZY ? LAZYADAM_SPARSE_EXACT : LAZYADAM_SPARSE_LAZY;
         ms.solo = legs[l].solo;
         /* the mode the class runs in now: what it learned, else the rule's */
-        int known = lazyadam_balance_sparse_solo(kind, nnz * dim, n);
-        ms.last_threads = known == 0 || (known < 0 && nnz * dim >= 32768) ? 2 : 1;
-        int ok = lazyadam_balance_sparse_solo(other, nnz * dim, n) == -1;
+        int known = lazyadam_balance_sparse_solo(kind, named, tab);
+        ms.last_threads = known == 0 || (known < 0 && named >= 32768) ? 2 : 1;
+        int ok = lazyadam_balance_sparse_solo(other, named, tab) == -1;
         for (int k = 0; k < legs[l].calls && ok; k++, step++) {
             for (size_t i = 0; i < nnz; i++)
-                idx[i] = (int64_t)rng_below(r, rows);
+                idx[i] = (int64_t)rng_below(r, lr);
             fill_normal(r, vals, 4 * dim, 0.1f);   /* a cheap change of gradient */
-            if (legs[l].exact) {
-                ok = lazyadam_exact_lazy_step(&cfg, step, rows, dim, p, m, v, NULL, last, nnz,
+            if (kind == LAZYADAM_SPARSE_EXACT) {
+                ok = lazyadam_exact_lazy_step(&cfg, step, lr, dim, p, m, v, NULL, last, nnz,
                         idx, vals) == LAZYADAM_OK
-                  && lazyadam_exact_lazy_step(&one, step, rows, dim, rp, rm, rv, NULL, rlast,
+                  && lazyadam_exact_lazy_step(&one, step, lr, dim, rp, rm, rv, NULL, rlast,
                         nnz, idx, vals) == LAZYADAM_OK;
+            } else if (dens) {
+                ok = lazyadam_adam_sparse_step(&cfg, step, lr, dim, p, m, v, NULL, nnz, idx,
+                        vals) == LAZYADAM_OK
+                  && ref_adam_sparse_step(&cfg, step, lr, dim, rp, rm, rv, NULL, nnz, idx,
+                        vals) == 0;
             } else {
-                ok = lazyadam_lazy_step(&cfg, step, rows, dim, p, m, v, NULL, nnz, idx, vals)
+                ok = lazyadam_lazy_step(&cfg, step, lr, dim, p, m, v, NULL, nnz, idx, vals)
                         == LAZYADAM_OK
-                  && ref_lazy_step(&cfg, step, rows, dim, rp, rm, rv, NULL, nnz, idx, vals) == 0;
+                  && ref_lazy_step(&cfg, step, lr, dim, rp, rm, rv, NULL, nnz, idx, vals) == 0;
             }
         }
         size_t bad = compare_state("param", rp, p, n) + compare_state("m", rm, m, n)
                    + compare_state("v", rv, v, n)
                    + (size_t)(memcmp(last, rlast, rows * sizeof *last) != 0);
-        int got = lazyadam_balance_sparse_solo(kind, nnz * dim, n);
+        int got = lazyadam_balance_sparse_solo(kind, named, tab);
         int want = on ? legs[l].want_solo : -1;
-        printf("  %s, %zu indices, simulated clock, solo %u vs team 10000 ticks: %s after "
-               "%d calls\n", legs[l].exact ? "exact_lazy_step" : "lazy_step", nnz,
-               (unsigned)legs[l].solo, got == 1 ? "solo" : got == 0 ? "team" : "no class",
-               legs[l].calls);
-        tally_case(t, ok && bad == 0 && got == want, "%s, %zu indices of %zu floats, "
-                "simulated clock: solo %u vs team 10000 ticks: want %d, learned %d (1 solo, "
-                "0 team, -1 no class) after %d calls, bitwise: %s (balancing %s)",
-                legs[l].exact ? "exact_lazy_step" : "lazy_step", nnz, dim,
-                (unsigned)legs[l].solo, want, got, legs[l].calls, bad == 0 ? "yes" : "no",
+        printf("  %s, %zu x %zu, %zu indices, simulated clock, solo %u vs team 10000 ticks: "
+               "%s after %d calls\n", names[kind], lr, dim, nnz, (unsigned)legs[l].solo,
+               got == 1 ? "solo" : got == 0 ? "team" : "no class", legs[l].calls);
+        tally_case(t, ok && bad == 0 && got == want, "%s, %zu x %zu, %zu indices, simulated "
+                "clock: solo %u vs team 10000 ticks: want %d, learned %d (1 solo, 0 team, -1 "
+                "no class) after %d calls, bitwise: %s (balancing %s)", names[kind], lr, dim,
+                nnz, (unsigned)legs[l].solo, want, got, legs[l].calls, bad == 0 ? "yes" : "no",
                 on ? "on" : "off");
     }
     lazyadam_testing_balance_clock(NULL);
