@@ -42,10 +42,9 @@
  * named row costs what the table's place in the memory hierarchy makes it, so the static
  * rule (lib/parallel.c, made for streaming) is wrong both ways. On the project's machine,
  * 2 threads against 1 (each step on one of 2,000 sets of indices, medians of 30
- * alternating rounds): a
- * 1M x 64 table, DRAM-resident, took 0.71-0.78 of the caller's time at 150 indices,
- * where the static rule kept the caller alone, while a 10,000 x 64 table, in cache, took
- * 1.13 of it at 600 indices, where the rule forked. A class starts with the static rule's
+ * alternating rounds): a 1M x 64 table, DRAM-resident, took 0.71-0.78 of the caller's
+ * time at 150 indices, where the static rule kept the caller alone, while a 10,000 x 64
+ * table, in cache, took 1.13 of it at 600 indices, where the rule forked. A class starts with the static rule's
  * choice, so calls the learner has not timed yet run as they did before it; its team is
  * the rule's, or two threads where the rule says one. adam_sparse_step, which updates the
  * whole table, learns in classes of its own (named = table): the rule forked a 600 x 64

@@ -98,8 +98,8 @@ void lazyadam_balance_end(void);
 /* The threads to run a sparse call on (1 or a team): `named` = the elements it updates
  * (nnz x dim; adam_sparse_step: the whole table) of a table of `table` elements, which the
  * static rule gives `rule` threads, the config `requested`. kind tells calls of different
- * cost an element apart. Calls end as dense ones do,
- * with lazyadam_balance_end (a call that fails may skip it). */
+ * cost an element apart. Calls end as dense ones do, with lazyadam_balance_end (a call
+ * that fails may skip it). */
 enum { LAZYADAM_SPARSE_LAZY = 0, LAZYADAM_SPARSE_EXACT = 1, LAZYADAM_SPARSE_DENSIFIED = 2 };
 int lazyadam_balance_sparse_begin(int kind, size_t named, size_t table, int rule,
         int requested);
