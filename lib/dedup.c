@@ -42,7 +42,6 @@ static int bits_for(uint64_t max)
 
 #define RADIX_BITS 11
 #define RADIX_SIZE (1u << RADIX_BITS)
-#define RADIX_DIGITS ((64 + RADIX_BITS - 1) / RADIX_BITS)
 
 /* The row a sort word stands for: above the position in a packed word, else read from
  * the indices. Always inlined with `packed` a constant, so each loop exists twice. */
@@ -121,17 +120,20 @@ lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t
     memset(g, 0, sizeof *g);
     if (nnz > (SIZE_MAX - 65536) / 32)   /* 24 bytes an index could not be allocated */
         return LAZYADAM_E_NOMEM;
+    int key_bits = bits_for(rows > 0 ? (uint64_t)rows - 1 : 0);
+    int pos_bits = bits_for(nnz > 0 ? (uint64_t)nnz - 1 : 0);
     size_t n8 = whole_lines(nnz * sizeof(int64_t));
     size_t n_start = whole_lines((nnz + 1) * sizeof(size_t));
-    size_t hist_bytes = RADIX_DIGITS * RADIX_SIZE * sizeof(size_t);
+    /* a histogram per digit the table's rows have (16 KB each), not per digit of 64 bits:
+     * 32 KB for a table of up to 4M rows, where all six took 96 KB */
+    size_t digits = (size_t)(key_bits + RADIX_BITS - 1) / RADIX_BITS;
+    size_t hist_bytes = (digits ? digits : 1) * RADIX_SIZE * sizeof(size_t);
     char *mem = lazyadam_alloc(2 * n8 + n_start + hist_bytes);
     if (!mem)
         return LAZYADAM_E_NOMEM;
     size_t *a = (size_t *)mem, *b = (size_t *)(mem + n8), *start = (size_t *)(mem + 2 * n8);
     size_t (*hist)[RADIX_SIZE] = (size_t (*)[RADIX_SIZE])(mem + 2 * n8 + n_start);
 
-    int key_bits = bits_for(rows > 0 ? (uint64_t)rows - 1 : 0);
-    int pos_bits = bits_for(nnz > 0 ? (uint64_t)nnz - 1 : 0);
     int width = (int)(sizeof(size_t) * 8);
     if (key_bits + pos_bits <= width && pos_bits < width)
         sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, start, hist, g);
