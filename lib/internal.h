@@ -153,11 +153,16 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
 /* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
  * LazyAdam). */
 /* The threads a lazy_step, exact_lazy_step or adam_sparse_step call (kind) runs on, for
- * nnz named rows (adam_sparse_step: all rows) of dim floats: the static rule's, or what the
- * calling thread has learned for its class (lib/balance.c). The caller ends the timed call
- * with lazyadam_balance_end once it has run. */
+ * nnz named rows (adam_sparse_step: all rows) of dim floats and `replay` element-steps of
+ * zero-gradient catch-up (exact_lazy_step; 0 for the others): the static rule's, for the
+ * named elements plus the replay, or what the calling thread has learned for its class
+ * (lib/balance.c). The caller ends the timed call with lazyadam_balance_end once it has
+ * run. */
 int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
-        size_t dim);
+        size_t dim, size_t replay);
+/* exact.c — the team the calling thread's last exact_lazy_step or exact_flush that
+ * reached its rows ran them on (1: the caller alone), for the tests of its rule. */
+int lazyadam_exact_last_team(void);
 /* prepare does everything that can fail, before anything is written; apply cannot fail;
  * release frees. */
 typedef struct lazyadam_named {

@@ -22,10 +22,11 @@ static void sum_group(const lazyadam_groups *g, size_t i, size_t dim, const floa
 }
 
 int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, size_t rows,
-        size_t dim)
+        size_t dim, size_t replay)
 {
-    return lazyadam_balance_sparse_begin(kind, nnz * dim, rows * dim,
-            lazyadam_threads_for(cfg, nnz * dim), lazyadam_threads_requested(cfg));
+    size_t named = nnz * dim, work = replay > SIZE_MAX - named ? SIZE_MAX : named + replay;
+    return lazyadam_balance_sparse_begin(kind, named, rows * dim,
+            lazyadam_threads_for(cfg, work), lazyadam_threads_requested(cfg));
 }
 
 lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
@@ -106,7 +107,7 @@ lazyadam_status lazyadam_lazy_step(const lazyadam_config *cfg, int64_t step,
     if (st != LAZYADAM_OK || nnz == 0)
         return st;
 
-    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_LAZY, nnz, rows, dim);
+    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_LAZY, nnz, rows, dim, 0);
     lazyadam_groups g;
     if ((st = lazyadam_group_indices(nnz, indices, rows, 0, T, &g)) != LAZYADAM_OK)
         return st;
@@ -199,7 +200,7 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
         lazyadam_groups_free(&g);
         return st;
     }
-    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_DENSIFIED, rows, rows, dim);
+    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_DENSIFIED, rows, rows, dim, 0);
     if (T == 1) {
         sparse_adam_rows(k, &g, 0, rows, dim, param, m, v, vmax, values, &s);
     } else {

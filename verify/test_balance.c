@@ -11,7 +11,8 @@
  *   follows a change of the faster one, does not flap where they tie, and spends few
  *   calls trying the slower one;
  * - the same for lazy_step, exact_lazy_step and adam_sparse_step, per class, either way
- *   from the static rule's choice, bitwise all along. */
+ *   from the static rule's choice, bitwise all along;
+ * - exact LazyAdam's rule sizes the team by the steps it replays. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +402,74 @@ static void sparse_mode_cases(tally *t, rng *r)
     free(idx); free(last); free(rlast);
 }
 
+/* Exact LazyAdam sizes its team by the element-steps it replays, not by the elements it
+ * names (lib/exact.c): few rows far behind go to the team, many rows one step behind stay
+ * on the caller when they are few elements. Outside the learned range (under 2^12 named
+ * elements), so the rule alone decides; each call bitwise equal to a one-thread twin. */
+static void replay_team_cases(tally *t, rng *r)
+{
+    const size_t rows = 256, dim = 64, n = rows * dim;
+    lazyadam_config cfg = lazyadam_default_config(), one = cfg;
+    cfg.num_threads = 2;
+    one.num_threads = 1;
+    float *s[2][3];
+    int64_t *last[2], idx[16];
+    float vals[16 * 64];
+    for (int k = 0; k < 2; k++) {
+        for (int a = 0; a < 3; a++)
+            s[k][a] = malloc(n * 4);
+        last[k] = malloc(rows * sizeof *last[k]);
+    }
+    static const struct { int flush; int64_t behind; int want; const char *what; } legs[] = {
+        { 1, 1, 1, "exact_flush, 256 x 64, every row 1 step behind (16,384 element-steps)" },
+        { 1, 200, 2, "exact_flush, 256 x 64, every row 200 steps behind (3.3M element-steps)" },
+        { 0, 1, 1, "exact_lazy_step, 16 rows of 64, 0 steps to replay" },
+        { 0, 300, 2, "exact_lazy_step, 16 rows of 64, 299 steps each to replay (306,176)" },
+    };
+    for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
+        const int64_t step = 400;
+        fill_normal(r, s[0][0], n, 1.0f);
+        fill_normal(r, s[0][1], n, 0.01f);
+        for (size_t i = 0; i < n; i++)
+            s[0][2][i] = 1e-4f + s[0][1][i] * s[0][1][i];
+        for (size_t i = 0; i < rows; i++)
+            last[0][i] = step - legs[l].behind;
+        for (int a = 0; a < 3; a++)
+            memcpy(s[1][a], s[0][a], n * 4);
+        memcpy(last[1], last[0], rows * sizeof *last[0]);
+        int ok, team;
+        if (legs[l].flush) {
+            ok = lazyadam_exact_flush(&cfg, step, rows, dim, s[0][0], s[0][1], s[0][2], NULL,
+                    last[0]) == LAZYADAM_OK;
+            team = lazyadam_exact_last_team();
+            ok = ok && lazyadam_exact_flush(&one, step, rows, dim, s[1][0], s[1][1], s[1][2],
+                    NULL, last[1]) == LAZYADAM_OK;
+        } else {
+            for (size_t i = 0; i < 16; i++)
+                idx[i] = (int64_t)rng_below(r, rows);
+            fill_normal(r, vals, 16 * dim, 0.1f);
+            ok = lazyadam_exact_lazy_step(&cfg, step + 1, rows, dim, s[0][0], s[0][1], s[0][2],
+                    NULL, last[0], 16, idx, vals) == LAZYADAM_OK;
+            team = lazyadam_exact_last_team();
+            ok = ok && lazyadam_exact_lazy_step(&one, step + 1, rows, dim, s[1][0], s[1][1],
+                    s[1][2], NULL, last[1], 16, idx, vals) == LAZYADAM_OK;
+        }
+        size_t bad = compare_state("param", s[1][0], s[0][0], n)
+                   + compare_state("m", s[1][1], s[0][1], n)
+                   + compare_state("v", s[1][2], s[0][2], n)
+                   + (size_t)(memcmp(last[0], last[1], rows * sizeof *last[0]) != 0);
+        printf("  %s: %d thread%s\n", legs[l].what, team, team == 1 ? "" : "s");
+        tally_case(t, ok && team == legs[l].want && bad == 0, "%s, 2 threads allowed: want "
+                "%d, ran on %d, bitwise against one thread: %s", legs[l].what, legs[l].want,
+                team, bad == 0 ? "yes" : "no");
+    }
+    for (int k = 0; k < 2; k++) {
+        for (int a = 0; a < 3; a++)
+            free(s[k][a]);
+        free(last[k]);
+    }
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_balance") };
@@ -417,5 +486,6 @@ int main(void)
     learner_cases(&t, &r);
     mode_cases(&t, &r);
     sparse_mode_cases(&t, &r);
+    replay_team_cases(&t, &r);
     return tally_finish(&t);
 }
