@@ -1,14 +1,22 @@
-/* Scratch allocation, with a small cache of large blocks.
+/* Scratch allocation, with a small cache of freed blocks.
  *
- * A freed block of LAZYADAM_KEEP_MIN bytes or more is kept, in one of KEEP_SLOTS slots,
- * and handed to the next allocation it fits (the smallest that fits). glibc maps a block
- * past its largest mmap threshold (32 MiB) fresh on every malloc and unmaps it on free,
- * so without this a sparse step of more than about 1.4 million indices faulted in all
- * of its grouping scratch on every call, at 14 µs a page on the VM measured (README
- * "Large scratch blocks are kept"); smaller blocks glibc already serves again from its heap.
+ * A freed block of LAZYADAM_KEEP_MID bytes or more is kept, in one of a few slots, and
+ * handed to the next allocation it fits (the smallest kept block that fits). Two pools of
+ * slots, so that the blocks of small calls never displace the large ones:
+ * - large, LAZYADAM_KEEP_MIN (32 MiB) or more, LARGE_SLOTS slots: glibc maps a block
+ *   past its largest mmap threshold fresh on every malloc and unmaps it on free, so
+ *   without this a sparse step of more than about 1.4 million indices faulted in all of
+ *   its grouping scratch on every call, at 14 us a page on the VM measured (README
+ *   "Large scratch blocks are kept");
+ * - mid, from 16 KiB up to that, MID_SLOTS slots: glibc serves such blocks from its
+ *   heap, but gives the heap's top back to the OS once the free space there passes its
+ *   trim threshold (128 KB until a mapped block is freed), which a call's scratch can do
+ *   when a few such blocks add up past it. Calls of alternating shapes then shrank and
+ *   regrew the heap on every call, faulting the pages in again and sending the other
+ *   cores TLB-shootdown interrupts (README "Scratch and fresh memory").
  * The slots are exchanged atomically, so concurrent calls each own the blocks they
- * hold; the newest freed block displaces a kept one, round robin, when every slot is full.
- * lazyadam_release_scratch gives the kept blocks back.
+ * hold; the newest freed block displaces a kept one of its pool, round robin, when every
+ * slot of the pool is full. lazyadam_release_scratch gives the kept blocks back.
  *
  * Under AddressSanitizer a kept block is poisoned, and a reused one is poisoned past
  * the bytes asked for, so a stale pointer into kept scratch or an overrun of a reused
@@ -37,7 +45,9 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define KEEP_SLOTS 2
+#define LARGE_SLOTS 2
+#define MID_SLOTS 4
+#define KEEP_SLOTS (LARGE_SLOTS + MID_SLOTS)   /* the large pool's first */
 
 /* A block's header: its capacity, header included. 64 bytes, so the caller's bytes
  * start where they would in a plain malloc block, modulo a line. */
@@ -47,7 +57,15 @@ typedef struct block {
 } block;
 
 static _Atomic(block *) kept[KEEP_SLOTS];
-static atomic_uint next_victim;
+static atomic_uint next_victim[2];
+
+/* The pool a block of cap bytes belongs to (0: large, 1: mid) and its slots. */
+static int pool_of(size_t cap)
+{
+    return cap < LAZYADAM_KEEP_MIN;
+}
+
+static const int pool_first[2] = { 0, LARGE_SLOTS }, pool_slots[2] = { LARGE_SLOTS, MID_SLOTS };
 
 /* 0: no injected failure; k > 0: the k-th allocation from now fails. */
 static atomic_long fail_countdown;
@@ -87,25 +105,27 @@ static void drop(block *b)
     }
 }
 
-/* Puts b in an empty slot, or in place of the block in the next victim slot, which is
- * freed. */
+/* Puts b in an empty slot of its pool, or in place of the block in the pool's next
+ * victim slot, which is freed. */
 static void keep(block *b)
 {
-    for (int i = 0; i < KEEP_SLOTS; i++) {
+    int pool = pool_of(b->cap), first = pool_first[pool], slots = pool_slots[pool];
+    for (int i = first; i < first + slots; i++) {
         block *none = NULL;
         if (atomic_compare_exchange_strong(&kept[i], &none, b))
             return;
     }
-    unsigned i = atomic_fetch_add(&next_victim, 1) % KEEP_SLOTS;
+    unsigned i = (unsigned)first + atomic_fetch_add(&next_victim[pool], 1) % (unsigned)slots;
     drop(atomic_exchange(&kept[i], b));
 }
 
-/* Takes the smallest kept block of at least cap bytes, if any; the others stay kept. */
+/* Takes the smallest block of at least cap bytes kept in cap's pool, if any; the others
+ * stay kept. */
 static block *take_fitting(size_t cap)
 {
     block *held[KEEP_SLOTS], *best = NULL;
-    int n = 0;
-    for (int i = 0; i < KEEP_SLOTS; i++) {
+    int n = 0, pool = pool_of(cap), first = pool_first[pool];
+    for (int i = first; i < first + pool_slots[pool]; i++) {
         block *b = atomic_exchange(&kept[i], NULL);
         if (!b)
             continue;
@@ -127,7 +147,7 @@ void *lazyadam_alloc(size_t bytes)
     if (injected_failure() || bytes > SIZE_MAX - sizeof(block))
         return NULL;
     size_t cap = bytes + sizeof(block);
-    block *b = cap >= LAZYADAM_KEEP_MIN ? take_fitting(cap) : NULL;
+    block *b = cap >= LAZYADAM_KEEP_MID ? take_fitting(cap) : NULL;
     if (b) {
         UNPOISON(b + 1, bytes);
         POISON((char *)(b + 1) + bytes, b->cap - cap);
@@ -145,7 +165,7 @@ void lazyadam_free(void *p)
     if (!p)
         return;
     block *b = (block *)p - 1;
-    if (b->cap >= LAZYADAM_KEEP_MIN) {
+    if (b->cap >= LAZYADAM_KEEP_MID) {
         POISON(b + 1, b->cap - sizeof *b);
         keep(b);
     } else {

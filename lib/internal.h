@@ -179,7 +179,9 @@ void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
 void lazyadam_named_release(lazyadam_named *nu, const lazyadam_kernels *k);
 
 /* alloc.c — scratch allocation; tests can make it fail. A freed block of
- * LAZYADAM_KEEP_MIN bytes or more is kept for a later allocation it fits. */
+ * LAZYADAM_KEEP_MID bytes or more is kept for a later allocation it fits, those of
+ * LAZYADAM_KEEP_MIN or more in slots of their own. */
+#define LAZYADAM_KEEP_MID ((size_t)16 << 10)
 #define LAZYADAM_KEEP_MIN ((size_t)32 << 20)
 void *lazyadam_alloc(size_t bytes);
 void lazyadam_free(void *p);

@@ -3,6 +3,7 @@
  * reused block, one call after another (a larger call keeping a second block, a
  * smaller one then taking the block that fits best) and from several threads at once; an injected
  * allocation failure still returns E_NOMEM with nothing written and nothing kept lost;
+ * mid-size scratch is kept and reused in slots of its own, beside the large blocks;
  * lazyadam_release_scratch gives every kept block back. */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
  * calls have 3/2 as many. */
 #define NNZ ((size_t)1500000)
 #define NNZ_MAX (NNZ + NNZ / 2)
+/* sorted grouping (from 3,072 indices): 24 bytes an index and the histograms, about
+ * 130 KB, between LAZYADAM_KEEP_MID and LAZYADAM_KEEP_MIN */
+#define NNZ_MID ((size_t)4000)
 #define NTHREADS 3
 
 enum { P, M, V, X, NBUF };   /* param, m, v, vmax */
@@ -181,7 +185,33 @@ int main(void)
     tally_case(&t, now == kept[0] || now == 2 * kept[0], "after the threads: %zu bytes kept "
             "(one or two blocks of %zu)", now, kept[0]);
 
-    /* 4. Release. */
+    /* 4. Mid-size scratch (LAZYADAM_KEEP_MID up to LAZYADAM_KEEP_MIN) is kept in slots of
+     *    its own: a call of NNZ_MID indices keeps its grouping scratch, the next reuses
+     *    it, and neither displaces the large block a call of NNZ keeps, nor it them. */
+    lazyadam_release_scratch();
+    table tm;
+    table_init(&tm, seed + 100);
+    static const size_t mid_sizes[4] = { NNZ_MID, NNZ_MID, NNZ, NNZ_MID };
+    size_t mkept[4];
+    for (int64_t s = 1; s <= 4; s++) {
+        draw(&tm, s, mid_sizes[s - 1]);
+        tm.st = lib_step(&tm, s);
+        ref_step(&tm, s);
+        mkept[s - 1] = lazyadam_testing_kept_bytes();
+        tally_case(&t, equal_to_ref(&tm), "mid-size scratch, call %lld of %zu indices: "
+                "bitwise the reference's (%s)", (long long)s, tm.nnz,
+                lazyadam_status_string(tm.st));
+    }
+    tally_case(&t, mkept[0] >= LAZYADAM_KEEP_MID && mkept[0] < LAZYADAM_KEEP_MIN
+            && mkept[1] == mkept[0], "a call of %zu indices keeps its mid-size grouping "
+            "scratch and the next reuses it: %zu, then %zu bytes kept", NNZ_MID, mkept[0],
+            mkept[1]);
+    tally_case(&t, mkept[2] >= mkept[0] + LAZYADAM_KEEP_MIN && mkept[3] == mkept[2],
+            "a large call keeps its block beside the mid-size one, and the next mid-size "
+            "call takes its own: %zu, then %zu bytes kept", mkept[2], mkept[3]);
+    table_free(&tm);
+
+    /* 5. Release. */
     lazyadam_release_scratch();
     tally_case(&t, lazyadam_testing_kept_bytes() == 0, "release_scratch leaves %zu bytes kept",
             lazyadam_testing_kept_bytes());

@@ -99,9 +99,10 @@ lazyadam_status lazyadam_exact_flush(const lazyadam_config *cfg, int64_t step,
         int64_t *last_step);
 
 /* The sparse steps allocate scratch proportional to nnz on every call (24 bytes an index
- * to group the indices). Freed blocks of 32 MiB or more (up to two of them) are kept for
- * later calls, so a large step does not fault in fresh pages every time; this gives them
- * back. Safe to call at any time, from any thread. */
+ * to group the indices; exact LazyAdam also 56 bytes a replayed step). Freed blocks of
+ * 16 KiB or more are kept for later calls (up to two of 32 MiB or more, and four
+ * smaller), so that calls do not fault in fresh pages every time; this gives them back.
+ * Safe to call at any time, from any thread. */
 void lazyadam_release_scratch(void);
 
 /* A short English sentence for a status; never NULL. */
