@@ -120,6 +120,21 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Steps 1-4 of tb, of sizes[s - 1] indices each, one after another, each checked against
+ * the reference; kept[s - 1]: the bytes kept after step s. */
+static void calls(tally *t, table *tb, const size_t sizes[4], size_t kept[4],
+        const char *what)
+{
+    for (int64_t s = 1; s <= 4; s++) {
+        draw(tb, s, sizes[s - 1]);
+        tb->st = lib_step(tb, s);
+        ref_step(tb, s);
+        kept[s - 1] = lazyadam_testing_kept_bytes();
+        tally_case(t, equal_to_ref(tb), "%scall %lld of %zu indices: bitwise the reference's "
+                "(%s)", what, (long long)s, tb->nnz, lazyadam_status_string(tb->st));
+    }
+}
+
 int main(void)
 {
     uint64_t seed = harness_seed("test_scratch");
@@ -132,14 +147,7 @@ int main(void)
     table_init(&tb, seed);
     static const size_t sizes[4] = { NNZ, NNZ, NNZ_MAX, NNZ };
     size_t kept[4];
-    for (int64_t s = 1; s <= 4; s++) {
-        draw(&tb, s, sizes[s - 1]);
-        tb.st = lib_step(&tb, s);
-        ref_step(&tb, s);
-        kept[s - 1] = lazyadam_testing_kept_bytes();
-        tally_case(&t, equal_to_ref(&tb), "call %lld of %zu indices: bitwise the reference's (%s)",
-                (long long)s, tb.nnz, lazyadam_status_string(tb.st));
-    }
+    calls(&t, &tb, sizes, kept, "");
     tally_case(&t, kept[0] >= LAZYADAM_KEEP_MIN && kept[1] == kept[0], "a call of %zu indices "
             "keeps its grouping scratch and the next reuses it: %zu, then %zu bytes kept", NNZ,
             kept[0], kept[1]);
@@ -193,15 +201,7 @@ int main(void)
     table_init(&tm, seed + 100);
     static const size_t mid_sizes[4] = { NNZ_MID, NNZ_MID, NNZ, NNZ_MID };
     size_t mkept[4];
-    for (int64_t s = 1; s <= 4; s++) {
-        draw(&tm, s, mid_sizes[s - 1]);
-        tm.st = lib_step(&tm, s);
-        ref_step(&tm, s);
-        mkept[s - 1] = lazyadam_testing_kept_bytes();
-        tally_case(&t, equal_to_ref(&tm), "mid-size scratch, call %lld of %zu indices: "
-                "bitwise the reference's (%s)", (long long)s, tm.nnz,
-                lazyadam_status_string(tm.st));
-    }
+    calls(&t, &tm, mid_sizes, mkept, "mid-size scratch, ");
     tally_case(&t, mkept[0] >= LAZYADAM_KEEP_MID && mkept[0] < LAZYADAM_KEEP_MIN
             && mkept[1] == mkept[0], "a call of %zu indices keeps its mid-size grouping "
             "scratch and the next reuses it: %zu, then %zu bytes kept", NNZ_MID, mkept[0],
