@@ -96,10 +96,11 @@ static int injected_failure(void)
     return 0;
 }
 
-/* Frees a kept block (NULL: nothing). */
+/* Frees a block taken from a slot (NULL: nothing). */
 static void drop(block *b)
 {
     if (b) {
+        LAZYADAM_ACQUIRE(b);
         UNPOISON(b + 1, b->cap - sizeof *b);
         free(b);
     }
@@ -110,6 +111,7 @@ static void drop(block *b)
 static void keep(block *b)
 {
     int pool = pool_of(b->cap), first = pool_first[pool], slots = pool_slots[pool];
+    LAZYADAM_PUBLISH(b);   /* this thread's use of b before whoever takes it next */
     for (int i = first; i < first + slots; i++) {
         block *none = NULL;
         if (atomic_compare_exchange_strong(&kept[i], &none, b))
@@ -129,6 +131,7 @@ static block *take_fitting(size_t cap)
         block *b = atomic_exchange(&kept[i], NULL);
         if (!b)
             continue;
+        LAZYADAM_ACQUIRE(b);
         if (b->cap >= cap && (!best || b->cap < best->cap)) {
             if (best)
                 held[n++] = best;

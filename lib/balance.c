@@ -162,13 +162,13 @@ static void init_balance(void)
     const char *env = getenv("LAZYADAM_BALANCE");
     int off = env && (strcmp(env, "off") == 0 || strcmp(env, "0") == 0);
     enabled = BAL_HAVE_TSC && lazyadam_cpu_features()->tsc && !off;
-    LAZYADAM_ONCE_PUBLISH(&bal_once);
+    LAZYADAM_PUBLISH(&bal_once);
 }
 
 int lazyadam_balance_enabled(void)
 {
     pthread_once(&bal_once, init_balance);
-    LAZYADAM_ONCE_ACQUIRE(&bal_once);
+    LAZYADAM_ACQUIRE(&bal_once);
     return enabled;
 }
 

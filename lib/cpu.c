@@ -61,12 +61,12 @@ static void init_cpu(void)
 {
     detect(&cpu);
     cpu.procs = omp_get_num_procs();
-    LAZYADAM_ONCE_PUBLISH(&cpu_once);
+    LAZYADAM_PUBLISH(&cpu_once);
 }
 
 const lazyadam_cpu *lazyadam_cpu_features(void)
 {
     pthread_once(&cpu_once, init_cpu);
-    LAZYADAM_ONCE_ACQUIRE(&cpu_once);
+    LAZYADAM_ACQUIRE(&cpu_once);
     return &cpu;
 }

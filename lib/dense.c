@@ -70,7 +70,7 @@ static void init_stream(void)
         if (*end == '\0')
             stream_min = b < SIZE_MAX ? (size_t)b : SIZE_MAX;
     }
-    LAZYADAM_ONCE_PUBLISH(&stream_once);
+    LAZYADAM_PUBLISH(&stream_once);
 }
 
 static lazyadam_adam_fn dense_kernel(const lazyadam_kernels *k, const lazyadam_scalars *s,
@@ -79,7 +79,7 @@ static lazyadam_adam_fn dense_kernel(const lazyadam_kernels *k, const lazyadam_s
     if (!k->adam_stream)
         return k->adam;
     pthread_once(&stream_once, init_stream);
-    LAZYADAM_ONCE_ACQUIRE(&stream_once);
+    LAZYADAM_ACQUIRE(&stream_once);
     size_t per_elem = (s->amsgrad ? 5 : 4) * sizeof(float);   /* n * per_elem >= stream_min */
     size_t min_n = stream_min / per_elem + (stream_min % per_elem != 0);
     return n >= min_n ? k->adam_stream : k->adam;

@@ -82,7 +82,7 @@ static void init_auto_once(void);
 static void init_auto(void)
 {
     init_auto_once();
-    LAZYADAM_ONCE_PUBLISH(&auto_once);
+    LAZYADAM_PUBLISH(&auto_once);
 }
 
 static void init_auto_once(void)
@@ -106,7 +106,7 @@ lazyadam_backend lazyadam_backend_resolve(const lazyadam_config *cfg)
     if (cfg->backend != LAZYADAM_BACKEND_AUTO)
         return lazyadam_backend_available(cfg->backend) ? cfg->backend : LAZYADAM_BACKEND_AUTO;
     pthread_once(&auto_once, init_auto);
-    LAZYADAM_ONCE_ACQUIRE(&auto_once);
+    LAZYADAM_ACQUIRE(&auto_once);
     return auto_backend;
 }
 

@@ -9,17 +9,19 @@
 #include "lazyadam.h"
 #include "kernels/kernels.h"
 
-/* One-time initialisation is pthread_once. valgrind's helgrind does not see the
- * ordering pthread_once gives between the initialiser's writes and later readers, so
- * where valgrind's header exists the two are annotated (client requests: a few no-op
- * instructions outside valgrind). */
+/* One-time initialisation is pthread_once, and kept scratch blocks pass between threads
+ * through atomic slots (lib/alloc.c). valgrind's helgrind sees neither ordering: the one
+ * pthread_once gives between the initialiser's writes and later readers, nor the one an
+ * atomic exchange gives between a block's last user and its next. So where valgrind's
+ * header exists both are annotated (client requests: a few no-op instructions outside
+ * valgrind). */
 #ifdef LAZYADAM_HAVE_HELGRIND_H
 #include <valgrind/helgrind.h>
-#define LAZYADAM_ONCE_PUBLISH(addr) ANNOTATE_HAPPENS_BEFORE(addr)
-#define LAZYADAM_ONCE_ACQUIRE(addr) ANNOTATE_HAPPENS_AFTER(addr)
+#define LAZYADAM_PUBLISH(addr) ANNOTATE_HAPPENS_BEFORE(addr)
+#define LAZYADAM_ACQUIRE(addr) ANNOTATE_HAPPENS_AFTER(addr)
 #else
-#define LAZYADAM_ONCE_PUBLISH(addr) ((void)0)
-#define LAZYADAM_ONCE_ACQUIRE(addr) ((void)0)
+#define LAZYADAM_PUBLISH(addr) ((void)0)
+#define LAZYADAM_ACQUIRE(addr) ((void)0)
 #endif
 
 /* scalars.c — the per-call scalars of the numerical contract. */

@@ -62,7 +62,7 @@ static void engine_init(void)
 {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success)
         engine_status = LAZYADAM_OK;
-    LAZYADAM_ONCE_PUBLISH(&engine_once);
+    LAZYADAM_PUBLISH(&engine_once);
 }
 
 /* Configurations are told apart by five flags: 32 possible chains per shape. */
@@ -212,7 +212,7 @@ static void ctx_free(ctx *c)
 static lazyadam_status onednn_begin(const lazyadam_scalars *s, int threads, void **out)
 {
     pthread_once(&engine_once, engine_init);
-    LAZYADAM_ONCE_ACQUIRE(&engine_once);
+    LAZYADAM_ACQUIRE(&engine_once);
     if (engine_status != LAZYADAM_OK)
         return engine_status;
     int sig = signature(s);
