@@ -13,7 +13,7 @@
  *   trim threshold (128 KB until a mapped block is freed), which a call's scratch can do
  *   when a few such blocks add up past it. Calls of alternating shapes then shrank and
  *   regrew the heap on every call, faulting the pages in again and sending the other
- *   cores TLB-shootdown interrupts (README "Scratch and fresh memory").
+ *   cores TLB-shootdown interrupts (README "Mid-size scratch blocks are kept too").
  * The slots are exchanged atomically, so concurrent calls each own the blocks they
  * hold; the newest freed block displaces a kept one of its pool, round robin, when every
  * slot of the pool is full. lazyadam_release_scratch gives the kept blocks back.
@@ -47,7 +47,7 @@
 
 #define LARGE_SLOTS 2
 #define MID_SLOTS 4
-#define KEEP_SLOTS (LARGE_SLOTS + MID_SLOTS)   /* the large pool's first */
+#define KEEP_SLOTS (LARGE_SLOTS + MID_SLOTS)
 
 /* A block's header: its capacity, header included. 64 bytes, so the caller's bytes
  * start where they would in a plain malloc block, modulo a line. */
