@@ -30,3 +30,7 @@ mv "$out/torch.json.tmp" "$out/torch.json"
 echo "== report"
 (cd "$root" && /usr/bin/python3 scripts/report.py results/bench.json results/torch.json results)
 echo "wrote results/REPORT.md"
+# The full runs' figures side by side, this one first if it is one (from the git
+# history of REPORT.md).
+(cd "$root" && /usr/bin/python3 scripts/history.py results/HISTORY.md)
+echo "wrote results/HISTORY.md"

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""Every full run's figures side by side: reads results/REPORT.md as each commit that
+changed it left it (and as the working tree has it, when that differs from HEAD's), and
+writes one row per run to results/HISTORY.md. Figures are copied from the reports, each
+measured within its own run; nothing is recomputed.
+
+    /usr/bin/python3 scripts/history.py results/HISTORY.md
+"""
+import re
+import subprocess
+import sys
+
+REPORT = "results/REPORT.md"
+
+# (column, pattern on a target row's label); a pattern's group names the backend.
+TARGETS = [
+    ("2^25 vs roofline, {}", r"^adam_step (\w+), 2\^25 floats"),
+    ("2^15 1 thread vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 1 thread"),
+    ("2^15 2 threads vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 2 thread"),
+    ("multi vs one call, {}", r"^adam_step_multi (\w+), 1000 × 1024"),
+    ("lazy vs dense, {}", r"^lazy_step (\w+), 1M × 64, 10,000 indices"),
+    ("lazy after each dense step", r"^(?:lazy_step \w+, the same|\(same), one lazy step after each dense"),
+    ("vs torch Adam", r"speed-up over torch\.optim\.Adam\("),
+    ("vs torch SparseAdam", r"speed-up over torch\.optim\.SparseAdam"),
+    ("exact vs Adam, uniform", r"^exact LazyAdam.*, uniform, "),
+    ("exact vs Adam, Zipf", r"^exact LazyAdam.*, zipf"),
+]
+DENSE = [c.format(b) for c, _ in TARGETS[:3] for b in ("avx2", "avx512")]
+SPARSE = [c.format(b) for c, _ in TARGETS[3:5] for b in ("avx2", "avx512")] + [c for c, _ in TARGETS[5:]]
+
+
+def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True).stdout
+
+
+def parse(text):
+    """One report's run: None unless it is a full run with a paired targets table."""
+    if "profile `full`" not in text or "| figure | measured | repetitions |" not in text:
+        return None
+
+    def cell(pattern):
+        m = re.search(pattern, text)
+        return m.group(1) if m else "—"
+
+    run = {
+        "run": cell(r"\| lazyadam \| [^|]*commit (\w+)"),
+        "date": cell(r"\| date \| (\d{4}-\d\d-\d\d)"),
+        "cpu": cell(r"\| CPU \| [^|]*?(\d+ MHz)"),
+        "copy GB/s": cell(r"stream copy at 2\^25 floats, 2 threads: ([\d.]+) GB/s"),
+        "new-page load ns": cell(r"dependent loads through 1 GiB: (\d+) ns"),
+        "fork and join µs": cell(r"empty OpenMP region on 2 threads: ([\d.]+) µs"),
+    }
+    targets = text.split("## Targets", 1)[1].split("\n\n## ", 1)[0]
+    for line in targets.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 6 or cells[1] in ("measured", "---"):
+            continue
+        for column, pattern in TARGETS:
+            m = re.search(pattern, cells[0])
+            if m:
+                name = column.format(m.group(1)) if m.groups() else column
+                run[name] = f"**{cells[1]}**" if cells[5] == "NO" else cells[1]
+    return run
+
+
+def runs():
+    """Newest first, one per measured commit (the newest report of it)."""
+    texts = []
+    head = git("show", f"HEAD:{REPORT}")
+    try:
+        with open(REPORT) as f:
+            here = f.read()
+        if here != head:
+            texts.append(here)
+    except OSError:
+        pass
+    for commit in git("log", "--format=%H", "--", REPORT).split():
+        texts.append(git("show", f"{commit}:{REPORT}"))
+    seen, out = set(), []
+    for text in texts:
+        run = parse(text)
+        if run and run["run"] not in seen:
+            seen.add(run["run"])
+            out.append(run)
+    return out
+
+
+def table(rows, columns):
+    head = ["run", "date", "cpu"] + columns
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r.get(c, "—") for c in head) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main():
+    rows = runs()
+    machine = ["copy GB/s", "new-page load ns", "fork and join µs"]
+    doc = f"""# Every full run
+
+Written by `scripts/history.py` (run by `./scripts/run` after each report) from
+`{REPORT}` as each commit left it: one row per full run (`LAZYADAM_PROFILE=full
+./scripts/run`) since the targets were measured in pairs, newest first, labelled by the
+commit it measured. Each figure is that run's own, copied from its report: a ratio of
+two figures measured in that one run (the median of its interleaved repetitions for the
+paired targets). A target missed is in bold. The runs at 2596 MHz were on the first
+machine ("machine A" in the README), those at 2096 MHz on the current one. {len(rows)} runs.
+
+## The machine's state and the dense targets
+
+Targets: 2^25 against the roofline loop ≥ 0.95; 2^15 against the plain loop ≥ 1.0.
+
+{table(rows, machine + DENSE)}
+
+## The multi, lazy and peer targets
+
+Targets: multi ≥ 0.8 of one call; lazy ≥ 0.6 of dense Adam (the row after it has no
+target); ≥ 5× torch Adam; ≥ 8× SparseAdam; exact LazyAdam ≥ 2× (uniform) and ≥ 5× (Zipf)
+`adam_sparse_step` per step.
+
+{table(rows, SPARSE)}
+"""
+    with open(sys.argv[1], "w") as f:
+        f.write(doc)
+
+
+if __name__ == "__main__":
+    main()
