@@ -214,21 +214,30 @@ static void learner_cases(tally *t, rng *r)
      * says anything, so the shift must stay near the even split. A learner that only moves
      * where the signs point does a random walk here: over these 20,000 calls (1,250
      * decisions) it strayed 14-21 steps in three seeded runs. Stepping back toward even on
-     * every undecided verdict kept it within 3-5 steps in twelve. */
+     * every undecided verdict kept it within 3-5 steps in twelve, and 10 in one run of
+     * about twenty (seed 4767101756538013258): each verdict moves it away with odds of
+     * 37 in 256, so its farthest excursion has a long tail (8 steps or more in about one
+     * run of 1,000, in a simulation of the walk), while its mean distance from even
+     * (0.25-0.49 steps in 20,000 simulated runs; 8.6 the median of the walk without the
+     * step back, under 2 in 4 of 20,000) tells the two apart. */
     sim.slope = 0;
     sim.jitter = 2000;
     int ok = 1;
     int32_t farthest = 0;
-    for (int k = 0; k < 20000 && ok; k++) {
+    double total = 0;
+    const int calls = 20000;
+    for (int k = 0; k < calls && ok; k++) {
         ok = lazyadam_adam_step(&cfg, s++, n, p, g, m, v, NULL) == LAZYADAM_OK;
         int32_t got = lazyadam_balance_shift(n, 2);
         got = got < 0 ? -got : got;
         farthest = got > farthest ? got : farthest;
+        total += got;
     }
-    printf("  simulated clock, the split does not matter: farthest shift %d chunks in 20000 "
-           "calls\n", (int)farthest);
-    tally_case(t, ok && farthest < 8 * step, "learner, simulated clock, flat cost: farthest "
-            "shift %d chunks, want under %d", (int)farthest, (int)(8 * step));
+    double mean = total / calls;
+    printf("  simulated clock, the split does not matter: mean shift %.1f chunks, farthest %d, "
+           "in %d calls\n", mean, (int)farthest, calls);
+    tally_case(t, ok && mean < 2 * step, "learner, simulated clock, flat cost: mean shift "
+            "%.1f chunks (farthest %d), want under %d", mean, (int)farthest, (int)(2 * step));
     lazyadam_testing_balance_clock(NULL);
     free(p); free(g); free(m); free(v);
 }
