@@ -51,6 +51,18 @@
  * table, where two threads took 1.31 of the caller's time. Classes sit in SPARSE_SLOTS
  * direct-mapped slots a thread; a class that takes another's slot starts afresh.
  *
+ * A sparse class settles longer after a change of mode: up to SPARSE_SETTLE calls, or
+ * until the untimed calls have taken SETTLE_TICKS (about a millisecond), whichever comes
+ * first, and at least SETTLE calls. Two things last that long. A call names few of the
+ * table's rows, so a table in cache moves between the cores' caches over many calls, not
+ * two; and libgomp's idle worker spins for a while after the team's last call, and a
+ * solo call ran slower beside it. On 10,000 x 64 with 600 indices, forced modes
+ * alternating in blocks of 64 calls, a solo call took 67,000 ticks first, 46,000 at the
+ * sixth, 36,000 at the 25th and 28,000-31,500 from the 41st on, against a team's
+ * 36,000-44,000 from its ninth: trials that timed calls 3 to 8 (40,000-44,000) kept the
+ * team, where the caller alone, settled, took 0.7 of its time (24,500 ticks against
+ * 34,500 in a learner that settled 34 calls).
+ *
  * Splits and modes change timing only: every split gives bitwise the same results (the
  * numerical contract), which the suites check at every thread count and at forced extreme
  * shifts. Both learners are checked against a simulated clock
@@ -102,6 +114,8 @@ static inline uint32_t ticks(int threads, int32_t shift, int end)
 #define PROBE 2          /* probes sit this many steps either side of the shift */
 #define MODE_BUCKETS 18  /* classes below 2^18 elements learn team or solo */
 #define SETTLE 2         /* calls after a change of mode whose times are not used */
+#define SPARSE_SETTLE 32 /* ... for a sparse class at most (the file's comment) */
+#define SETTLE_TICKS (1u << 21)   /* ... or until they have taken this long */
 #define KEEP 6           /* settled calls compared on each side of a trial */
 #define WAIT_MIN 6       /* log2 of the calls between trials, after a switch */
 #define WAIT_MAX 12      /* ... and at most */
@@ -118,9 +132,13 @@ typedef struct bal_mode {
     uint8_t solo;      /* the class's calls run on the caller alone */
     uint8_t trial;     /* calls so far of a trial of the other mode (0: none) */
     uint8_t wait;      /* log2 of the calls between trials */
+    uint8_t settle;    /* SETTLE, or SPARSE_SETTLE for a sparse class */
+    uint8_t untimed;   /* calls since the mode last changed, while they settle */
+    uint8_t settled;   /* ... until they have: the calls since are timed */
     uint8_t kept;      /* settled calls in `recent` since the mode changed (at most KEEP) */
     uint8_t pos;       /* where the next one goes */
     uint16_t run;      /* calls since the last trial or switch */
+    uint32_t spent;    /* ticks the untimed calls took */
     uint32_t recent[KEEP];   /* the mode's last settled call times, a ring */
     uint32_t tried[KEEP];    /* the trial's settled call times */
 } bal_mode;
@@ -248,16 +266,39 @@ static uint32_t median_of_keep(const uint32_t *x)
     return (uint32_t)(((uint64_t)a[KEEP / 2 - 1] + a[KEEP / 2]) / 2);
 }
 
-/* Records a call of mode-learning class m that took `took` (the file's comment). */
+/* The mode of class m changes with its next call: its calls settle again. */
+static void mode_changes(bal_mode *m)
+{
+    m->untimed = 0;
+    m->settled = 0;
+    m->spent = 0;
+}
+
+/* Whether a call that took `took` is one the mode's change still settles: the first
+ * SETTLE calls after it, and up to m->settle while they take under SETTLE_TICKS. */
+static int settling(bal_mode *m, uint32_t took)
+{
+    if (m->settled)
+        return 0;
+    m->untimed++;
+    m->spent = took > UINT32_MAX - m->spent ? UINT32_MAX : m->spent + took;
+    if (m->untimed >= SETTLE && (m->untimed >= m->settle || m->spent >= SETTLE_TICKS))
+        m->settled = 1;
+    return 1;
+}
+
+/* Records a call of mode-learning class m that took `took` (the file's comment). A trial
+ * counts 1 + its timed calls in m->trial. */
 static void mode_record(bal_mode *m, uint32_t took)
 {
     if (m->trial) {
-        if (m->trial > SETTLE)
-            m->tried[m->trial - SETTLE - 1] = took;
-        if (++m->trial <= SETTLE + KEEP)
+        if (!settling(m, took))
+            m->tried[m->trial++ - 1] = took;
+        if (m->trial <= KEEP)
             return;
         m->trial = 0;
         m->run = 0;
+        mode_changes(m);   /* back to its mode, or on to the other for good */
         uint32_t mine = median_of_keep(m->recent), other = median_of_keep(m->tried);
         if (other < mine - mine / 32) {
             m->solo ^= 1;
@@ -270,14 +311,16 @@ static void mode_record(bal_mode *m, uint32_t took)
     }
     if (m->run < UINT16_MAX)
         m->run++;
-    if (m->run <= SETTLE)
+    if (settling(m, took))
         return;
     m->recent[m->pos] = took;
     m->pos = (uint8_t)((m->pos + 1) % KEEP);
     if (m->kept < KEEP)
         m->kept++;
-    if (m->kept >= KEEP && m->run >= (1u << m->wait))
+    if (m->kept >= KEEP && m->run >= (1u << m->wait)) {
         m->trial = 1;
+        mode_changes(m);
+    }
 }
 
 /* The call in flight starts: on `threads` threads, reporting to class c's probes (NULL:
@@ -305,7 +348,7 @@ lazyadam_plan lazyadam_balance_begin(size_t n, int T)
     int b = bucket_of(n);
     bal_class *c = &bal.cls[b];
     if (c->T != T)
-        *c = (bal_class){ .T = (uint8_t)T, .mode = { .wait = WAIT_MIN } };
+        *c = (bal_class){ .T = (uint8_t)T, .mode = { .wait = WAIT_MIN, .settle = SETTLE } };
     bal.step = step;
     bal.limit = limit;
     int trial = c->mode.trial != 0;
@@ -368,7 +411,8 @@ int lazyadam_balance_sparse_begin(int kind, size_t named, size_t table, int rule
     sparse_class *c = sparse_slot(key);
     if (c->key != key || c->T != team)
         *c = (sparse_class){ .key = key, .T = (uint8_t)team,
-                             .mode = { .solo = rule == 1, .wait = WAIT_MIN } };
+                             .mode = { .solo = rule == 1, .wait = WAIT_MIN,
+                                       .settle = SPARSE_SETTLE } };
     int trial = c->mode.trial != 0;
     call_start(NULL, &c->mode, (c->mode.solo ^ trial) ? 1 : team, trial, 0);
     return bal.threads;

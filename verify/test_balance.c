@@ -242,14 +242,14 @@ static void learner_cases(tally *t, rng *r)
     free(p); free(g); free(m); free(v);
 }
 
-/* Team or solo against a simulated clock: a team call costs 10,000 ticks, a solo call
- * `solo` ticks, each with seeded jitter of 5%; the first two calls after a change of mode
- * cost 8,000 more (the state moving between the cores' caches), and one call of 50 stalls
- * for 100,000. */
+/* Team or solo against a simulated clock: a team call costs `team` ticks (10,000 unless
+ * a case says), a solo call `solo` ticks, each with seeded jitter of 5%; the first
+ * `transient` calls after a change of mode (2 unless a case says) cost 8,000 more (the
+ * state moving between the cores' caches), and one call of 50 stalls for 100,000. */
 static struct {
     rng r;
-    uint32_t now, solo;
-    int last_threads, since_change, calls;
+    uint32_t now, solo, team;
+    int last_threads, since_change, calls, transient;
     long solo_calls;
 } ms;
 
@@ -262,9 +262,9 @@ static uint32_t mode_clock(int threads, int32_t shift, int end)
         ms.last_threads = threads;
         ms.since_change = 0;
     }
-    uint32_t cost = threads == 1 ? ms.solo : 10000u;
+    uint32_t cost = threads == 1 ? ms.solo : ms.team;
     cost += (uint32_t)rng_below(&ms.r, cost / 20 + 1);
-    if (ms.since_change++ < 2)
+    if (ms.since_change++ < ms.transient)
         cost += 8000u;
     if (++ms.calls % 50 == 0)
         cost += 100000u;
@@ -282,6 +282,8 @@ static void mode_cases(tally *t, rng *r)
     float *p = calloc(n, 4), *g = calloc(n, 4), *m = calloc(n, 4), *v = calloc(n, 4);
     ms.r.s = rng_below(r, UINT64_MAX);
     ms.last_threads = 2;
+    ms.team = 10000;
+    ms.transient = 2;
     lazyadam_testing_balance_clock(mode_clock);
     /* A leg that changes the faster mode has calls enough for the slowest reaction: a
      * trial after the longest wait (4,096 calls) and its 8 calls. In a steady leg the
@@ -327,9 +329,12 @@ static void mode_cases(tally *t, rng *r)
  * clock. lazy_step: 100 indices of 64 floats, which the static rule keeps on the caller,
  * must take the team where it is faster and come back; exact_lazy_step: 600 indices,
  * which the rule forks, must go solo where that is faster, in a class of its own; so must
- * adam_sparse_step on a 1,024-row table. Every call stays bitwise: lazy_step and
- * adam_sparse_step the reference's in lockstep, exact_lazy_step a twin run on one thread
- * (which never learns). */
+ * adam_sparse_step on a 1,024-row table. A sparse class lets a change of mode settle
+ * for up to 32 calls or about 2^21 ticks: 300 indices must take a team that is faster
+ * only once 20 calls have settled it, and 1,000 indices in calls of 300,000 ticks must
+ * try the caller alone in trials of a dozen calls, not 38. Every call stays bitwise:
+ * lazy_step and adam_sparse_step the reference's in lockstep, exact_lazy_step a twin run
+ * on one thread (which never learns). */
 static void sparse_mode_cases(tally *t, rng *r)
 {
     const size_t rows = 4096, dim = 64, n = rows * dim;
@@ -338,8 +343,8 @@ static void sparse_mode_cases(tally *t, rng *r)
     one.num_threads = 1;
     float *p = malloc(n * 4), *m = calloc(n, 4), *v = calloc(n, 4);
     float *rp = malloc(n * 4), *rm = calloc(n, 4), *rv = calloc(n, 4);
-    float *vals = malloc(600 * dim * 4);
-    int64_t *idx = malloc(600 * sizeof *idx), *last = calloc(rows, sizeof *last),
+    float *vals = malloc(1000 * dim * 4);
+    int64_t *idx = malloc(1000 * sizeof *idx), *last = calloc(rows, sizeof *last),
             *rlast = calloc(rows, sizeof *rlast);
     fill_normal(r, p, n, 1.0f);
     memcpy(rp, p, n * 4);
@@ -347,19 +352,27 @@ static void sparse_mode_cases(tally *t, rng *r)
     lazyadam_testing_balance_clock(mode_clock);
     int on = lazyadam_balance_enabled();
     static const char *const names[] = { "lazy_step", "exact_lazy_step", "adam_sparse_step" };
+    /* `other`: the most calls the leg may run in the mode it must not end in */
     static const struct {
         int kind;
         size_t rows, nnz;
-        uint32_t solo;
-        int want_solo, calls;
+        uint32_t solo, team;
+        int transient, want_solo, calls, other;
     } legs[] = {
         /* the team 29% faster than the rule's caller alone */
-        { LAZYADAM_SPARSE_LAZY, 4096, 100, 14000, 0, 1000 },
+        { LAZYADAM_SPARSE_LAZY, 4096, 100, 14000, 10000, 2, 0, 1000, 1000 },
         /* alone 20% faster again: back */
-        { LAZYADAM_SPARSE_LAZY, 4096, 100, 8000, 1, 5000 },
+        { LAZYADAM_SPARSE_LAZY, 4096, 100, 8000, 10000, 2, 1, 5000, 5000 },
         /* the rule's team, alone 20% faster */
-        { LAZYADAM_SPARSE_EXACT, 4096, 600, 8000, 1, 1000 },
-        { LAZYADAM_SPARSE_DENSIFIED, 1024, 10, 8000, 1, 1000 },
+        { LAZYADAM_SPARSE_EXACT, 4096, 600, 8000, 10000, 2, 1, 1000, 1000 },
+        { LAZYADAM_SPARSE_DENSIFIED, 1024, 10, 8000, 10000, 2, 1, 1000, 1000 },
+        /* the team 29% faster, but only from the 21st call after a change of mode: with
+         * 2 calls settled, trials timed its slow calls and kept the caller alone */
+        { LAZYADAM_SPARSE_LAZY, 4096, 300, 14000, 10000, 20, 0, 1000, 1000 },
+        /* the rule's team, 25% faster, in calls of 300,000 ticks: 5 trials in 3,000
+         * calls, each 5 or 6 calls settling (2^21 ticks) and 6 timed, about 60 calls;
+         * 38 each without the bound on time, 190 */
+        { LAZYADAM_SPARSE_LAZY, 4096, 1000, 400000, 300000, 2, 0, 3000, 100 },
     };
     int64_t step = 1;
     for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
@@ -368,6 +381,9 @@ static void sparse_mode_cases(tally *t, rng *r)
         size_t named = dens ? tab : nnz * dim;
         int other = kind == LAZYADAM_SPARSE_LAZY ? LAZYADAM_SPARSE_EXACT : LAZYADAM_SPARSE_LAZY;
         ms.solo = legs[l].solo;
+        ms.team = legs[l].team;
+        ms.transient = legs[l].transient;
+        long solo_before = ms.solo_calls;
         /* the mode the class runs in now: what it learned, else the rule's */
         int known = lazyadam_balance_sparse_solo(kind, named, tab);
         ms.last_threads = known == 0 || (known < 0 && named >= 32768) ? 2 : 1;
@@ -397,14 +413,19 @@ static void sparse_mode_cases(tally *t, rng *r)
                    + (size_t)(memcmp(last, rlast, rows * sizeof *last) != 0);
         int got = lazyadam_balance_sparse_solo(kind, named, tab);
         int want = on ? legs[l].want_solo : -1;
-        printf("  %s, %zu x %zu, %zu indices, simulated clock, solo %u vs team 10000 ticks: "
-               "%s after %d calls\n", names[kind], lr, dim, nnz, (unsigned)legs[l].solo,
-               got == 1 ? "solo" : got == 0 ? "team" : "no class", legs[l].calls);
-        tally_case(t, ok && bad == 0 && got == want, "%s, %zu x %zu, %zu indices, simulated "
-                "clock: solo %u vs team 10000 ticks: want %d, learned %d (1 solo, 0 team, -1 "
-                "no class) after %d calls, bitwise: %s (balancing %s)", names[kind], lr, dim,
-                nnz, (unsigned)legs[l].solo, want, got, legs[l].calls, bad == 0 ? "yes" : "no",
-                on ? "on" : "off");
+        long solo = ms.solo_calls - solo_before;
+        long elsewhere = legs[l].want_solo ? legs[l].calls - solo : solo;
+        printf("  %s, %zu x %zu, %zu indices, simulated clock, solo %u vs team %u ticks: "
+               "%s after %d calls, %ld in the other mode\n", names[kind], lr, dim, nnz,
+               (unsigned)legs[l].solo, (unsigned)legs[l].team,
+               got == 1 ? "solo" : got == 0 ? "team" : "no class", legs[l].calls, elsewhere);
+        tally_case(t, ok && bad == 0 && got == want && (!on || elsewhere <= legs[l].other),
+                "%s, %zu x %zu, %zu indices, simulated clock: solo %u vs team %u ticks, %d "
+                "calls slow after a change: want %d, learned %d (1 solo, 0 team, -1 no class) "
+                "after %d calls, %ld in the other mode (at most %d), bitwise: %s (balancing "
+                "%s)", names[kind], lr, dim, nnz, (unsigned)legs[l].solo,
+                (unsigned)legs[l].team, legs[l].transient, want, got, legs[l].calls, elsewhere,
+                legs[l].other, bad == 0 ? "yes" : "no", on ? "on" : "off");
     }
     lazyadam_testing_balance_clock(NULL);
     free(p); free(m); free(v); free(rp); free(rm); free(rv); free(vals);
