@@ -30,7 +30,11 @@ SPARSE = [c.format(b) for c, _ in TARGETS[3:5] for b in ("avx2", "avx512")] + [c
 
 
 def git(*args):
-    return subprocess.run(["git", *args], capture_output=True, text=True).stdout
+    """git's output, or nothing where there is no git or no repository."""
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout
+    except OSError:
+        return ""
 
 
 def parse(text):
