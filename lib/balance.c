@@ -44,12 +44,13 @@
  * 2 threads against 1 (each step on one of 2,000 sets of indices, medians of 30
  * alternating rounds): a 1M x 64 table, DRAM-resident, took 0.71-0.78 of the caller's
  * time at 150 indices, where the static rule kept the caller alone, while a 10,000 x 64
- * table, in cache, took 1.13 of it at 600 indices, where the rule forked. A class starts with the static rule's
- * choice, so calls the learner has not timed yet run as they did before it; its team is
- * the rule's, or two threads where the rule says one. adam_sparse_step, which updates the
- * whole table, learns in classes of its own (named = table): the rule forked a 600 x 64
- * table, where two threads took 1.31 of the caller's time. Classes sit in SPARSE_SLOTS
- * direct-mapped slots a thread; a class that takes another's slot starts afresh.
+ * table, in cache, took 1.13 of it at 600 indices, where the rule forked. A class starts
+ * with the static rule's choice, so calls the learner has not timed yet run as they did
+ * before it; its team is the rule's, or two threads where the rule says one.
+ * adam_sparse_step, which updates the whole table, learns in classes of its own (named =
+ * table): the rule forked a 600 x 64 table, where two threads took 1.31 of the caller's
+ * time. Classes sit in SPARSE_SLOTS direct-mapped slots a thread; a class that takes
+ * another's slot starts afresh.
  *
  * A sparse class settles longer after a change of mode: up to SPARSE_SETTLE calls, or
  * until the untimed calls have taken SETTLE_TICKS (about a millisecond), whichever comes

@@ -343,8 +343,9 @@ static void sparse_mode_cases(tally *t, rng *r)
     one.num_threads = 1;
     float *p = malloc(n * 4), *m = calloc(n, 4), *v = calloc(n, 4);
     float *rp = malloc(n * 4), *rm = calloc(n, 4), *rv = calloc(n, 4);
-    float *vals = malloc(1000 * dim * 4);
-    int64_t *idx = malloc(1000 * sizeof *idx), *last = calloc(rows, sizeof *last),
+    const size_t most = 1000;   /* the legs' largest nnz */
+    float *vals = malloc(most * dim * 4);
+    int64_t *idx = malloc(most * sizeof *idx), *last = calloc(rows, sizeof *last),
             *rlast = calloc(rows, sizeof *rlast);
     fill_normal(r, p, n, 1.0f);
     memcpy(rp, p, n * 4);
