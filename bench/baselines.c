@@ -25,6 +25,44 @@ void BASELINE_FN(roofline)(size_t n, float *restrict p, const float *restrict g,
     }
 }
 
+/* LazyAdam's traffic: the rows a sparse gradient names, in ascending order, each updated
+ * as the roofline loop updates an element (p += g; m += g; v += g over its dim floats, g
+ * the row's gradient row g + src[i] * dim), split evenly between the threads. The
+ * grouping is done beforehand. Random rows defeat the hardware prefetchers, so each
+ * row's lines are asked for 2 KB a buffer ahead, as any loop over random rows must (and
+ * as lib/kernels/groups.h does); without that each row would wait out its own miss. */
+void BASELINE_FN(rows_roofline)(size_t count, const int64_t *restrict row,
+        const size_t *restrict src, size_t dim, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, int threads)
+{
+    size_t ahead = 2048 / (dim * sizeof(float));
+    ahead = ahead < 2 ? 2 : ahead > 32 ? 32 : ahead;
+    #pragma omp parallel num_threads(threads)
+    {
+        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        size_t lo = count * t / nt, hi = count * (t + 1) / nt;
+        for (size_t i = lo; i < hi; i++) {
+            if (i + ahead < hi) {
+                size_t o = (size_t)row[i + ahead] * dim;
+                const float *ga = g + src[i + ahead] * dim;
+                for (size_t j = 0; j < dim; j += 16) {
+                    __builtin_prefetch(p + o + j, 1, 3);
+                    __builtin_prefetch(m + o + j, 1, 3);
+                    __builtin_prefetch(v + o + j, 1, 3);
+                    __builtin_prefetch(ga + j, 0, 3);
+                }
+            }
+            size_t o = (size_t)row[i] * dim;
+            const float *gr = g + src[i] * dim;
+            for (size_t j = 0; j < dim; j++) {
+                p[o + j] += gr[j];
+                m[o + j] += gr[j];
+                v[o + j] += gr[j];
+            }
+        }
+    }
+}
+
 void BASELINE_FN(copy)(size_t n, float *restrict dst, const float *restrict src, int threads)
 {
     #pragma omp parallel for num_threads(threads) schedule(static)

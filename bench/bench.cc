@@ -520,7 +520,77 @@ Side adam_side(lazyadam_backend b, size_t n, int threads)
     return { [=] { return lazyadam_adam_step(c.get(), (*step)++, n, a->p, a->g, a->m, a->v, nullptr); }, (double)n };
 }
 
-// The multi and lazy target pairs of backend b (`cold`: the cold lazy pair as well).
+// The lazy target's steps: 1M x 64, 10,000 indices a step (5% of them repeats), new
+// random rows each step from 8 index sets taken in turn.
+constexpr size_t kLazyRows = 1000000, kLazyDim = 64, kLazyNnz = 10000;
+
+const std::vector<std::vector<int64_t>> &lazy_sets()
+{
+    static const auto sets = index_steps(kLazyRows, kLazyNnz, UNIFORM, 0.05, 8, kLazyRows * 31 + kLazyNnz);
+    return sets;
+}
+
+// Elements a lazy step of lazy_sets() updates: its distinct rows' floats, on average.
+double lazy_touched()
+{
+    double touched = 0;
+    for (auto &s : lazy_sets())
+        touched += (double)distinct(s) * (double)kLazyDim;
+    return touched / (double)lazy_sets().size();
+}
+
+// lazy_step on a fresh table (table()), one call a step.
+Side lazy_side(lazyadam_backend b)
+{
+    Table *t = &table();
+    t->ensure(kLazyRows * kLazyDim);
+    t->reset(kLazyRows * kLazyDim);
+    t->ensure_values(kLazyNnz * kLazyDim);
+    const auto *sets = &lazy_sets();
+    auto c = std::make_shared<lazyadam_config>(config_for(b, 2));
+    auto step = std::make_shared<int64_t>(1);
+    return { [=] {
+        const auto &idx = (*sets)[(size_t)*step % sets->size()];
+        return lazyadam_lazy_step(c.get(), (*step)++, kLazyRows, kLazyDim, t->p, t->m, t->v, nullptr,
+                kLazyNnz, idx.data(), t->vals);
+    }, lazy_touched() };
+}
+
+// The rows roofline loop over the same steps' rows, on a table of its own (it adds g to
+// v, as the roofline loop does), reading the same gradient rows. Each set is grouped
+// once, beforehand: its distinct rows ascending, each with its first value row.
+Side rows_roofline_side()
+{
+    static Table yard;
+    yard.ensure(kLazyRows * kLazyDim);
+    Table *t = &table(), *y = &yard;
+    t->ensure_values(kLazyNnz * kLazyDim);
+    struct Grouped { std::vector<int64_t> row; std::vector<size_t> src; };
+    auto groups = std::make_shared<std::vector<Grouped>>();
+    for (const auto &idx : lazy_sets()) {
+        std::vector<size_t> pos(idx.size());
+        for (size_t i = 0; i < pos.size(); i++)
+            pos[i] = i;
+        std::stable_sort(pos.begin(), pos.end(), [&idx](size_t a, size_t b) { return idx[a] < idx[b]; });
+        Grouped g;
+        for (size_t i : pos)
+            if (g.row.empty() || g.row.back() != idx[i]) {
+                g.row.push_back(idx[i]);
+                g.src.push_back(i);
+            }
+        groups->push_back(std::move(g));
+    }
+    auto k = std::make_shared<size_t>(0);
+    return { [=] {
+        const Grouped &g = (*groups)[(*k)++ % groups->size()];
+        baseline_rows_roofline(g.row.size(), g.row.data(), g.src.data(), kLazyDim, y->p, t->vals,
+                y->m, y->v, 2);
+        return LAZYADAM_OK;
+    }, lazy_touched() };
+}
+
+// The multi and lazy target pairs of backend b (`cold_too`: also the cold lazy pair and
+// the rows roofline loop against dense Adam, which need measuring once).
 template <class Add>
 void register_pairs_of(lazyadam_backend b, bool cold_too, Add &add, char *buf, size_t size)
 {
@@ -549,29 +619,22 @@ void register_pairs_of(lazyadam_backend b, bool cold_too, Add &add, char *buf, s
     for (bool cold : { false, true }) {
         if (cold && !cold_too)
             continue;
-        std::snprintf(buf, size, "pair/lazy_step%s/%s/vs:adam_step/rows:1000000/dim:64/density:0.01/"
-                "uniform/n:%zu/threads:2", cold ? "_cold" : "", lazyadam_backend_name(b), big);
-        add([=] {
-            const size_t rows = 1000000, dim = 64, nnz = 10000;
-            Table &t = table();
-            t.ensure(rows * dim);
-            t.reset(rows * dim);
-            t.ensure_values(nnz * dim);
-            auto steps = std::make_shared<std::vector<std::vector<int64_t>>>(
-                    index_steps(rows, nnz, UNIFORM, 0.05, 8, rows * 31 + nnz));
-            double touched = 0;
-            for (auto &s : *steps)
-                touched += (double)distinct(s) * (double)dim;
-            touched /= (double)steps->size();
-            auto c = std::make_shared<lazyadam_config>(config_for(b, 2));
-            auto step = std::make_shared<int64_t>(1);
-            Table *tp = &t;
-            return std::make_pair(Side{ [=] {
-                const auto &idx = (*steps)[(size_t)*step % steps->size()];
-                return lazyadam_lazy_step(c.get(), (*step)++, rows, dim, tp->p, tp->m, tp->v, nullptr,
-                        nnz, idx.data(), tp->vals);
-            }, touched }, adam_side(b, big, 2));
-        }, cold ? 0.0 : 0.02);
+        std::snprintf(buf, size, "pair/lazy_step%s/%s/vs:adam_step/rows:%zu/dim:%zu/density:0.01/"
+                "uniform/n:%zu/threads:2", cold ? "_cold" : "", lazyadam_backend_name(b),
+                kLazyRows, kLazyDim, big);
+        add([=] { return std::make_pair(lazy_side(b), adam_side(b, big, 2)); }, cold ? 0.0 : 0.02);
+    }
+    // The same steps against the rows roofline loop, LazyAdam's own traffic on the same
+    // rows: how close the step comes to what its memory allows. And (once) that loop
+    // against dense adam_step at 2^25: what the memory allows the lazy target on this
+    // machine, whatever the kernel.
+    std::snprintf(buf, size, "pair/lazy_step/%s/vs:rows_roofline/rows:%zu/dim:%zu/density:0.01/"
+            "uniform/threads:2", lazyadam_backend_name(b), kLazyRows, kLazyDim);
+    add([=] { return std::make_pair(lazy_side(b), rows_roofline_side()); }, 0.02);
+    if (cold_too) {
+        std::snprintf(buf, size, "pair/rows_roofline/vs:adam_step/%s/rows:%zu/dim:%zu/density:0.01/"
+                "uniform/n:%zu/threads:2", lazyadam_backend_name(b), kLazyRows, kLazyDim, big);
+        add([=] { return std::make_pair(rows_roofline_side(), adam_side(b, big, 2)); }, 0.02);
     }
 }
 

@@ -184,6 +184,13 @@ def main():
         pair_target(f"lazy_step {be}, 1M × 64, 10,000 indices (5% repeats), touched elements/s vs dense "
                     "adam_step at 2^25 (DRAM), 2 threads",
                     f"lazy_step/{be}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", 0.6)
+    for be in [b for b in ("avx2", "avx512") if b in backends] or [best]:
+        pair_target(f"lazy_step {be}, the same steps vs the rows roofline loop: p, m, v += g on the same "
+                    "rows (LazyAdam's own traffic), grouped beforehand, rows prefetched 2 KB ahead, 2 threads",
+                    f"lazy_step/{be}/vs:rows_roofline/rows:1000000/dim:64/density:0.01/uniform/threads:2", None)
+    pair_target(f"rows roofline loop (the row above) vs dense adam_step {best} at 2^25: the most "
+                "LazyAdam's traffic allows the lazy figure on this machine",
+                f"rows_roofline/vs:adam_step/{best}/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", None)
     pair_target(f"lazy_step {best}, the same, one lazy step after each dense step: every step finds the table's page-table entries "
                 "and the gradient evicted by the dense sweep",
                 f"lazy_step_cold/{best}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", None)
