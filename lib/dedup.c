@@ -205,10 +205,14 @@ lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyad
 
 /* Which method (README "Sparse de-duplication"; each figure from a throwaway program
  * alternating the two rules in one process, every call on a new set of indices):
- * - from SORT_MIN_NNZ indices the sort groups faster than the hash, whatever the table:
- *   10,000 indices took 42-54 us to sort and 55-74 us to hash. (Calling either on one set
- *   of indices over and over, as the benchmark once did, flatters the hash: the branch
- *   predictor learns which indices repeat, and 10,000 took it 22 us.)
+ * - from SORT_MIN_NNZ indices the sort groups faster than the hash on tables of up to 4M
+ *   rows (two digits): 10,000 indices took 42-54 us to sort and 55-74 us to hash. On a
+ *   table of 100M rows (three digits) the hash was as fast or faster at 10,000 (the full
+ *   runs at 44ae2f5 and 8744d2f: 63.7 and 58.7 us to sort, 61.9 and 48.8 to hash) and the
+ *   sort leads from 100,000; beside a step's page walks on such a table the difference is
+ *   small. (Calling either on one set of indices over and over, as the benchmark once did,
+ *   flatters the hash: the branch predictor learns which indices repeat, and 10,000 took
+ *   it 22 us.)
  * - below that, the rows in ascending order still pay when the rows phase runs on a team
  *   (threads > 1: from 2 x 16,384 touched elements by lib/parallel.c's rule, or where the
  *   call's class has learned that the team is faster, lib/balance.c): each thread then takes
