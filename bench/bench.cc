@@ -533,10 +533,13 @@ const std::vector<std::vector<int64_t>> &lazy_sets()
 // Elements a lazy step of lazy_sets() updates: its distinct rows' floats, on average.
 double lazy_touched()
 {
-    double touched = 0;
-    for (auto &s : lazy_sets())
-        touched += (double)distinct(s) * (double)kLazyDim;
-    return touched / (double)lazy_sets().size();
+    static const double touched = [] {
+        double sum = 0;
+        for (auto &s : lazy_sets())
+            sum += (double)distinct(s) * (double)kLazyDim;
+        return sum / (double)lazy_sets().size();
+    }();
+    return touched;
 }
 
 // lazy_step on a fresh table (table()), one call a step.
@@ -566,20 +569,24 @@ Side rows_roofline_side()
     Table *t = &table(), *y = &yard;
     t->ensure_values(kLazyNnz * kLazyDim);
     struct Grouped { std::vector<int64_t> row; std::vector<size_t> src; };
-    auto groups = std::make_shared<std::vector<Grouped>>();
-    for (const auto &idx : lazy_sets()) {
-        std::vector<size_t> pos(idx.size());
-        for (size_t i = 0; i < pos.size(); i++)
-            pos[i] = i;
-        std::stable_sort(pos.begin(), pos.end(), [&idx](size_t a, size_t b) { return idx[a] < idx[b]; });
-        Grouped g;
-        for (size_t i : pos)
-            if (g.row.empty() || g.row.back() != idx[i]) {
-                g.row.push_back(idx[i]);
-                g.src.push_back(i);
-            }
-        groups->push_back(std::move(g));
-    }
+    static const std::vector<Grouped> all = [] {
+        std::vector<Grouped> out;
+        for (const auto &idx : lazy_sets()) {
+            std::vector<size_t> pos(idx.size());
+            for (size_t i = 0; i < pos.size(); i++)
+                pos[i] = i;
+            std::stable_sort(pos.begin(), pos.end(), [&idx](size_t a, size_t b) { return idx[a] < idx[b]; });
+            Grouped g;
+            for (size_t i : pos)
+                if (g.row.empty() || g.row.back() != idx[i]) {
+                    g.row.push_back(idx[i]);
+                    g.src.push_back(i);
+                }
+            out.push_back(std::move(g));
+        }
+        return out;
+    }();
+    const auto *groups = &all;
     auto k = std::make_shared<size_t>(0);
     return { [=] {
         const Grouped &g = (*groups)[(*k)++ % groups->size()];
