@@ -530,16 +530,38 @@ const std::vector<std::vector<int64_t>> &lazy_sets()
     return sets;
 }
 
+// Each of lazy_sets() grouped: its distinct rows ascending, each with its first value row.
+struct Grouped { std::vector<int64_t> row; std::vector<size_t> src; };
+
+const std::vector<Grouped> &lazy_groups()
+{
+    static const std::vector<Grouped> all = [] {
+        std::vector<Grouped> out;
+        for (const auto &idx : lazy_sets()) {
+            std::vector<size_t> pos(idx.size());
+            for (size_t i = 0; i < pos.size(); i++)
+                pos[i] = i;
+            std::stable_sort(pos.begin(), pos.end(), [&idx](size_t a, size_t b) { return idx[a] < idx[b]; });
+            Grouped g;
+            for (size_t i : pos)
+                if (g.row.empty() || g.row.back() != idx[i]) {
+                    g.row.push_back(idx[i]);
+                    g.src.push_back(i);
+                }
+            out.push_back(std::move(g));
+        }
+        return out;
+    }();
+    return all;
+}
+
 // Elements a lazy step of lazy_sets() updates: its distinct rows' floats, on average.
 double lazy_touched()
 {
-    static const double touched = [] {
-        double sum = 0;
-        for (auto &s : lazy_sets())
-            sum += (double)distinct(s) * (double)kLazyDim;
-        return sum / (double)lazy_sets().size();
-    }();
-    return touched;
+    double sum = 0;
+    for (const Grouped &g : lazy_groups())
+        sum += (double)g.row.size() * (double)kLazyDim;
+    return sum / (double)lazy_groups().size();
 }
 
 // lazy_step on a fresh table (table()), one call a step.
@@ -559,34 +581,16 @@ Side lazy_side(lazyadam_backend b)
     }, lazy_touched() };
 }
 
-// The rows roofline loop over the same steps' rows, on a table of its own (it adds g to
-// v, as the roofline loop does), reading the same gradient rows. Each set is grouped
-// once, beforehand: its distinct rows ascending, each with its first value row.
+// The rows roofline loop over the same steps' rows (lazy_groups(), grouped beforehand),
+// on a table of its own (it adds g to v, as the roofline loop does), reading the same
+// gradient rows.
 Side rows_roofline_side()
 {
     static Table yard;
     yard.ensure(kLazyRows * kLazyDim);
     Table *t = &table(), *y = &yard;
     t->ensure_values(kLazyNnz * kLazyDim);
-    struct Grouped { std::vector<int64_t> row; std::vector<size_t> src; };
-    static const std::vector<Grouped> all = [] {
-        std::vector<Grouped> out;
-        for (const auto &idx : lazy_sets()) {
-            std::vector<size_t> pos(idx.size());
-            for (size_t i = 0; i < pos.size(); i++)
-                pos[i] = i;
-            std::stable_sort(pos.begin(), pos.end(), [&idx](size_t a, size_t b) { return idx[a] < idx[b]; });
-            Grouped g;
-            for (size_t i : pos)
-                if (g.row.empty() || g.row.back() != idx[i]) {
-                    g.row.push_back(idx[i]);
-                    g.src.push_back(i);
-                }
-            out.push_back(std::move(g));
-        }
-        return out;
-    }();
-    const auto *groups = &all;
+    const auto *groups = &lazy_groups();
     auto k = std::make_shared<size_t>(0);
     return { [=] {
         const Grouped &g = (*groups)[(*k)++ % groups->size()];

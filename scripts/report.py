@@ -184,7 +184,6 @@ def main():
         pair_target(f"lazy_step {be}, 1M × 64, 10,000 indices (5% repeats), touched elements/s vs dense "
                     "adam_step at 2^25 (DRAM), 2 threads",
                     f"lazy_step/{be}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", 0.6)
-    for be in [b for b in ("avx2", "avx512") if b in backends] or [best]:
         pair_target(f"lazy_step {be}, the same steps vs the rows roofline loop: p, m, v += g on the same "
                     "rows (LazyAdam's own traffic), grouped beforehand, rows prefetched 2 KB ahead, 2 threads",
                     f"lazy_step/{be}/vs:rows_roofline/rows:1000000/dim:64/density:0.01/uniform/threads:2", None)
