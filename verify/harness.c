@@ -91,12 +91,16 @@ static int64_t ordered(float x)
     return i < 0 ? (int64_t)INT32_MIN - i : i;
 }
 
+static uint32_t bits_of(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
 uint64_t ulp_distance(float a, float b)
 {
-    uint32_t ua, ub;
-    memcpy(&ua, &a, 4);
-    memcpy(&ub, &b, 4);
-    if (ua == ub)
+    if (bits_of(a) == bits_of(b))
         return 0;
     if (isnan(a) || isnan(b))
         return UINT64_MAX;
@@ -116,8 +120,8 @@ size_t compare_floats(const char *what, const float *want, const float *got, siz
         if (d > tol_ulp) {
             if (bad < 4)
                 printf("    %s[%zu]: expected %.9g (0x%08x) got %.9g (0x%08x), %llu ulp\n", what,
-                        i, (double)want[i], *(const uint32_t *)&want[i], (double)got[i],
-                        *(const uint32_t *)&got[i], (unsigned long long)d);
+                        i, (double)want[i], (unsigned)bits_of(want[i]), (double)got[i],
+                        (unsigned)bits_of(got[i]), (unsigned long long)d);
             bad++;
         }
     }
