@@ -12,28 +12,33 @@ import sys
 
 REPORT = "results/REPORT.md"
 
-# (column, pattern on a target row's label); a pattern's group names the backend.
+# (column, pattern on a target row's label, the tables it is in); a pattern's group names
+# the backend, and a column with {} stands for one column a SIMD backend.
 TARGETS = [
-    ("2^25 vs roofline, {}", r"^adam_step (\w+), 2\^25 floats"),
-    ("2^15 1 thread vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 1 thread"),
-    ("2^15 2 threads vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 2 thread"),
-    ("multi vs one call, {}", r"^adam_step_multi (\w+), 1000 × 1024"),
-    ("lazy vs dense, {}", r"^lazy_step (\w+), 1M × 64, 10,000 indices"),
-    ("lazy vs rows roofline, {}", r"^lazy_step (\w+), the same steps vs the rows roofline"),
-    ("rows roofline vs dense", r"^rows roofline loop \(the row above\) vs dense"),
-    ("lazy after each dense step", r"^(?:lazy_step \w+, the same|\(same), one lazy step after each dense"),
-    ("vs torch Adam", r"speed-up over torch\.optim\.Adam\("),
-    ("vs torch SparseAdam", r"speed-up over torch\.optim\.SparseAdam"),
-    ("exact vs Adam, uniform", r"^exact LazyAdam.*, uniform, "),
-    ("exact vs Adam, Zipf", r"^exact LazyAdam.*, zipf"),
+    ("2^25 vs roofline, {}", r"^adam_step (\w+), 2\^25 floats", "dense"),
+    ("2^15 1 thread vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 1 thread", "dense"),
+    ("2^15 2 threads vs plain, {}", r"^adam_step (\w+), 2\^15 \(cache\), 2 thread", "dense"),
+    ("multi vs one call, {}", r"^adam_step_multi (\w+), 1000 × 1024", "sparse"),
+    ("lazy vs dense, {}", r"^lazy_step (\w+), 1M × 64, 10,000 indices", "sparse memory"),
+    # The lazy step against its own traffic, and that traffic against dense Adam (no
+    # targets; measured since the rows roofline loop came in).
+    ("lazy vs rows roofline, {}", r"^lazy_step (\w+), the same steps vs the rows roofline", "memory"),
+    ("rows roofline vs dense", r"^rows roofline loop \(the row above\) vs dense", "memory"),
+    ("lazy after each dense step", r"^(?:lazy_step \w+, the same|\(same), one lazy step after each dense", "sparse"),
+    ("vs torch Adam", r"speed-up over torch\.optim\.Adam\(", "sparse"),
+    ("vs torch SparseAdam", r"speed-up over torch\.optim\.SparseAdam", "sparse"),
+    ("exact vs Adam, uniform", r"^exact LazyAdam.*, uniform, ", "sparse"),
+    ("exact vs Adam, Zipf", r"^exact LazyAdam.*, zipf", "sparse"),
 ]
-DENSE = [c.format(b) for c, _ in TARGETS[:3] for b in ("avx2", "avx512")]
-SPARSE = ([c.format(b) for c, _ in TARGETS[3:5] for b in ("avx2", "avx512")]
-          + [c for c, _ in TARGETS[7:]])
-# The lazy step against its own traffic, and that traffic against dense Adam (no targets;
-# measured since the rows roofline loop came in).
-MEMORY = ([c.format(b) for c, _ in TARGETS[4:6] for b in ("avx2", "avx512")]
-          + [TARGETS[6][0]])
+
+
+def columns(name):
+    """Table `name`'s columns, in TARGETS' order, a {} column once a backend."""
+    return [c.format(b) for c, _, tables in TARGETS if name in tables.split()
+            for b in (("avx2", "avx512") if "{}" in c else ("",))]
+
+
+DENSE, SPARSE, MEMORY = columns("dense"), columns("sparse"), columns("memory")
 
 
 def git(*args):
@@ -66,7 +71,7 @@ def parse(text):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 6 or cells[1] in ("measured", "---"):
             continue
-        for column, pattern in TARGETS:
+        for column, pattern, _ in TARGETS:
             m = re.search(pattern, cells[0])
             if m:
                 name = column.format(m.group(1)) if m.groups() else column
