@@ -102,6 +102,90 @@ static int run_sequence(rng *r, const lazyadam_config *cfg, enum pattern pat, si
     return ok;
 }
 
+/* A row whose m and v (and vmax) are +0 is left as it is when its zero-gradient steps
+ * are the identity (lib/exact.c skips them). Two cases where they are not, with every
+ * other condition of the skip met: a NaN parameter (Adam's p - 0 quiets a signalling
+ * NaN), and an alpha that overflows to +Inf (alpha * 0 is NaN, so p becomes NaN). Rows 1
+ * to 5 start at zero moments and wait; row 0 moves every step, row 1 returns at step 4,
+ * the rest only at the flush. Exact LazyAdam, flushed, must be Adam bit for bit. */
+static int zero_rows_not_identity(const lazyadam_config *cfg, const float *row_p)
+{
+    enum { ROWS = 6, DIM = 37, STEPS = 6 };
+    int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    static float a[4][ROWS * DIM], b[4][ROWS * DIM], val[2 * DIM];
+    int64_t last[ROWS] = { 0 };
+    for (size_t j = 0; j < (size_t)ROWS * DIM; j++) {
+        size_t row = j / DIM, col = j % DIM;
+        a[0][j] = row == 0 ? 0.5f : row_p[(row - 1) * DIM + col];
+        a[1][j] = row == 0 ? 0.01f : 0.0f;
+        a[2][j] = row == 0 ? 1e-4f : 0.0f;
+        a[3][j] = row == 0 ? 2e-4f : 0.0f;
+    }
+    memcpy(b, a, sizeof a);
+    int ok = 1;
+    for (int64_t t = 1; t <= STEPS && ok; t++) {
+        int64_t idx[2] = { 0, 1 };
+        size_t nnz = t == 4 ? 2 : 1;
+        for (size_t j = 0; j < 2 * DIM; j++)
+            val[j] = 0.001f * (float)((int)j - DIM) * (float)t;
+        ok = lazyadam_exact_lazy_step(cfg, t, ROWS, DIM, a[0], a[1], a[2], ams ? a[3] : NULL,
+                     last, nnz, idx, val) == LAZYADAM_OK
+                && lazyadam_adam_sparse_step(cfg, t, ROWS, DIM, b[0], b[1], b[2],
+                     ams ? b[3] : NULL, nnz, idx, val) == LAZYADAM_OK;
+    }
+    ok = ok && lazyadam_exact_flush(cfg, STEPS, ROWS, DIM, a[0], a[1], a[2], ams ? a[3] : NULL,
+            last) == LAZYADAM_OK;
+    const char *what[4] = { "param", "m", "v", "vmax" };
+    for (int i = 0; i < 3 + ams && ok; i++)
+        ok = !compare_state(what[i], b[i], a[i], (size_t)ROWS * DIM);
+    return ok;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void zero_rows_cases(tally *t, lazyadam_backend be)
+{
+    enum { DIM = 37 };
+    static float row_p[5 * DIM];
+    /* rows 1-5: signalling NaNs of both signs, a quiet NaN with a payload, a mix with the
+     * finite values and zeros a table holds, and finite values alone */
+    const float special[4] = { bits_float(0x7f800001u), bits_float(0xff812345u),
+            bits_float(0x7fc0abcdu), -0.0f };
+    for (size_t j = 0; j < 5 * DIM; j++) {
+        size_t row = j / DIM, col = j % DIM;
+        row_p[j] = row < 3 ? special[row] : row == 3 && col % 3 == 0 ? special[col % 4]
+                 : 0.25f - 0.01f * (float)col;
+    }
+    lazyadam_config nan_cfg = lazyadam_default_config(), inf_cfg = nan_cfg;
+    /* alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t) overflows float for every t here */
+    inf_cfg.lr = 3e38f;
+    inf_cfg.beta1 = 0.99999994f;
+    struct { const char *name; lazyadam_config cfg; } cases[] = {
+        { "NaN params", nan_cfg },
+        { "NaN params, amsgrad, plain", nan_cfg },
+        { "alpha +Inf", inf_cfg },
+        { "alpha +Inf, plain", inf_cfg },
+    };
+    cases[1].cfg.flags = LAZYADAM_AMSGRAD;
+    cases[1].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+    cases[3].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int threads = 1; threads <= 2; threads++) {
+            lazyadam_config cfg = cases[c].cfg;
+            cfg.backend = be;
+            cfg.num_threads = threads;
+            tally_case(t, zero_rows_not_identity(&cfg, row_p),
+                    "exact == adam_sparse on zero-moment rows whose zero-gradient step is not "
+                    "the identity: %s backend=%s threads=%d", cases[c].name,
+                    lazyadam_backend_name(be), threads);
+        }
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_exact") };
@@ -125,6 +209,7 @@ int main(void)
                         "threads=%d steps=%lld", lazyadam_backend_name(bes[b]), cv[c].name,
                         pattern_names[pat], rows, dim, cfg.num_threads, (long long)nsteps);
             }
+        zero_rows_cases(&t, bes[b]);
         harness_report_ulp(bes[b]);
     }
     /* A long idle gap on a big table, through the threaded path. */
