@@ -144,8 +144,11 @@ size_t config_variants(const config_variant **out)
         v[k].name = "hat"; v[k++].cfg = d;
         v[k].name = "plain"; v[k].cfg = d; v[k++].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
         v[k].name = "hat+l2"; v[k].cfg = d; v[k++].cfg.weight_decay = 0.01f;
-        v[k].name = "plain+adamw"; v[k].cfg = d; v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
-        v[k].cfg.weight_decay = 0.05f; v[k++].cfg.flags = LAZYADAM_ADAMW;
+        /* AdamW's decay 1 - lr * wd is 0.96999997 in double, as the contract computes it,
+         * and 0.97000003 in float: a decay computed in float shows here */
+        v[k].name = "plain+adamw(lr=0.1,wd=0.3)"; v[k].cfg = d;
+        v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN; v[k].cfg.lr = 0.1f;
+        v[k].cfg.weight_decay = 0.3f; v[k++].cfg.flags = LAZYADAM_ADAMW;
         v[k].name = "hat+amsgrad"; v[k].cfg = d; v[k++].cfg.flags = LAZYADAM_AMSGRAD;
         v[k].name = "plain+maximize"; v[k].cfg = d; v[k].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
         v[k++].cfg.flags = LAZYADAM_MAXIMIZE;
