@@ -179,8 +179,18 @@ static void bad_sizes(rng *r)
     lazyadam_tensor t[2] = { { 100, P, G, M, V, NULL }, { SIZE_MAX / 2, X, VAL, X + 8, X + 16, NULL } };
     expect(lazyadam_adam_step_multi(&c, 1, 2, t), LAZYADAM_E_SIZE,
             "adam_step_multi one tensor's size overflows");
-    expect(lazyadam_adam_step_multi(&c, 1, SIZE_MAX, t), LAZYADAM_E_SIZE,
-            "adam_step_multi count = SIZE_MAX");
+    /* Five tensors each of a size that fits, whose sizes together overflow: without the
+     * sum's own check their ranges would overlap and answer E_ALIAS. */
+    lazyadam_tensor five[5];
+    for (int i = 0; i < 5; i++)
+        five[i] = (lazyadam_tensor){ SIZE_MAX / 4, P + 4 * i, VAL, M + 4 * i, V + 4 * i, NULL };
+    expect(lazyadam_adam_step_multi(&c, 1, 5, five), LAZYADAM_E_SIZE,
+            "adam_step_multi tensors' sizes together overflow");
+    /* A count whose ranges could not be listed is refused before any tensor is read:
+     * only the two of t[] that exist are valid, so reading a third would be a bug. */
+    t[1] = (lazyadam_tensor){ 100, X, VAL, X + 128, X + 256, NULL };
+    expect(lazyadam_adam_step_multi(&c, 1, SIZE_MAX / 8, t), LAZYADAM_E_SIZE,
+            "adam_step_multi count * 5 ranges overflows");
     sparse_fn fns[2] = { lazyadam_lazy_step, lazyadam_adam_sparse_step };
     const char *names[2] = { "lazy_step", "adam_sparse_step" };
     char what[96];
