@@ -77,26 +77,22 @@ int lazyadam_backend_available(lazyadam_backend b)
 static lazyadam_backend auto_backend;
 static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
 
-static void init_auto_once(void);
+static lazyadam_backend choose_auto(void)
+{
+    const char *env = getenv("LAZYADAM_BACKEND");
+    if (!env || !*env || strcmp(env, "auto") == 0)
+        return lazyadam_auto_on(lazyadam_cpu_features());
+    for (int b = LAZYADAM_BACKEND_SCALAR; b < NBACKENDS; b++)
+        if (strcmp(env, lazyadam_backend_name((lazyadam_backend)b)) == 0)
+            return lazyadam_backend_available((lazyadam_backend)b) ? (lazyadam_backend)b
+                                                                   : LAZYADAM_BACKEND_AUTO;
+    return LAZYADAM_BACKEND_AUTO;   /* unknown name: no backend */
+}
 
 static void init_auto(void)
 {
-    init_auto_once();
+    auto_backend = choose_auto();
     LAZYADAM_PUBLISH(&auto_once);
-}
-
-static void init_auto_once(void)
-{
-    const char *env = getenv("LAZYADAM_BACKEND");
-    if (env && *env && strcmp(env, "auto") != 0) {
-        auto_backend = LAZYADAM_BACKEND_AUTO; /* unknown name: no backend */
-        for (int b = LAZYADAM_BACKEND_SCALAR; b < NBACKENDS; b++)
-            if (strcmp(env, lazyadam_backend_name((lazyadam_backend)b)) == 0
-                    && lazyadam_backend_available((lazyadam_backend)b))
-                auto_backend = (lazyadam_backend)b;
-        return;
-    }
-    auto_backend = lazyadam_auto_on(lazyadam_cpu_features());
 }
 
 lazyadam_backend lazyadam_backend_resolve(const lazyadam_config *cfg)
