@@ -314,6 +314,12 @@ static void bad_aliases(rng *r)
         snprintf(what, sizeof what, "%s values overlap the end of param", names[f]);
         expect(fns[f](&c, 1, ROWS, DIM, P, M, V, NULL, NNZ, IDX, P + ROWS * DIM - 1),
                 LAZYADAM_E_ALIAS, what);
+        snprintf(what, sizeof what, "%s the last value overlaps the first of v", names[f]);
+        expect(fns[f](&c, 1, ROWS, DIM, P, M, V, NULL, NNZ, IDX, V - NNZ * DIM + 1),
+                LAZYADAM_E_ALIAS, what);
+        snprintf(what, sizeof what, "%s the last index overlaps the start of m", names[f]);
+        expect(fns[f](&c, 1, ROWS, DIM, P, M, V, NULL, NNZ,
+                       (const int64_t *)(void *)(M + 2) - NNZ, VAL), LAZYADAM_E_ALIAS, what);
         snprintf(what, sizeof what, "%s m == v", names[f]);
         expect(fns[f](&c, 1, ROWS, DIM, P, M, M, NULL, NNZ, IDX, VAL), LAZYADAM_E_ALIAS, what);
         snprintf(what, sizeof what, "%s indices inside v", names[f]);
@@ -326,8 +332,12 @@ static void bad_aliases(rng *r)
             NNZ, IDX, VAL), LAZYADAM_E_ALIAS, "exact_lazy_step last_step inside m");
     expect(lazyadam_exact_lazy_step(&c, 1, ROWS, DIM, P, M, V, NULL, IDX, NNZ, IDX, VAL),
             LAZYADAM_E_ALIAS, "exact_lazy_step last_step == indices");
+    expect(lazyadam_exact_lazy_step(&c, 1, ROWS, DIM, P, M, V, NULL, IDX + NNZ - 1, NNZ, IDX,
+            VAL), LAZYADAM_E_ALIAS, "exact_lazy_step last_step starts at the last index");
     expect(lazyadam_exact_flush(&c, 1, ROWS, DIM, P, M, V, NULL, (int64_t *)(void *)P),
             LAZYADAM_E_ALIAS, "exact_flush last_step == param");
+    expect(lazyadam_exact_flush(&c, 1, ROWS, DIM, P, M, V, NULL, (int64_t *)(void *)V - ROWS + 1),
+            LAZYADAM_E_ALIAS, "exact_flush last_step's last entry overlaps the start of v");
 }
 
 /* Read-only buffers may overlap each other: values that read the indices' own bytes. */
