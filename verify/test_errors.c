@@ -296,6 +296,10 @@ static void bad_aliases(rng *r)
     reset(r);
     expect(lazyadam_adam_step(&ams, 1, 100, P, G, M, V, P + 99), LAZYADAM_E_ALIAS,
             "adam_step vmax overlaps param");
+    expect(lazyadam_adam_step(&ams, 1, 100, P, G, M, V, G - 99), LAZYADAM_E_ALIAS,
+            "adam_step vmax's last element overlaps the first of grad");
+    expect(lazyadam_adam_step(&c, 1, 100, P, M - 99, M, V, NULL), LAZYADAM_E_ALIAS,
+            "adam_step grad's last element overlaps the first of m");
     expect(lazyadam_adam_step(&c, 1, 100, P, G, M, V, P), LAZYADAM_OK,
             "adam_step vmax ignored without AMSGRAD, even if it overlaps");
     reset(r);
