@@ -108,9 +108,11 @@ static int run_sequence(rng *r, const lazyadam_config *cfg, enum pattern pat, si
  * NaN), and an alpha that overflows to +Inf (alpha * 0 is NaN, so p becomes NaN). Rows 1
  * to 5 start at zero moments and wait; row 0 moves every step, row 1 returns at step 4,
  * the rest only at the flush. Exact LazyAdam, flushed, must be Adam bit for bit. */
+enum { ZR_ROWS = 6, ZR_DIM = 37 };   /* ZR_DIM: vector lanes and a scalar tail */
+
 static int zero_rows_not_identity(const lazyadam_config *cfg, const float *row_p)
 {
-    enum { ROWS = 6, DIM = 37, STEPS = 6 };
+    enum { ROWS = ZR_ROWS, DIM = ZR_DIM, STEPS = 6 };
     int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
     static float a[4][ROWS * DIM], b[4][ROWS * DIM], val[2 * DIM];
     int64_t last[ROWS] = { 0 };
@@ -150,13 +152,13 @@ static float bits_float(uint32_t u)
 
 static void zero_rows_cases(tally *t, lazyadam_backend be)
 {
-    enum { DIM = 37 };
-    static float row_p[5 * DIM];
-    /* rows 1-5: signalling NaNs of both signs, a quiet NaN with a payload, a mix with the
-     * finite values and zeros a table holds, and finite values alone */
+    enum { DIM = ZR_DIM };
+    static float row_p[(ZR_ROWS - 1) * DIM];
+    /* the params of rows 1-5: a signalling NaN of each sign, a quiet NaN with a payload,
+     * those and -0 among finite values, and finite values alone */
     const float special[4] = { bits_float(0x7f800001u), bits_float(0xff812345u),
             bits_float(0x7fc0abcdu), -0.0f };
-    for (size_t j = 0; j < 5 * DIM; j++) {
+    for (size_t j = 0; j < (ZR_ROWS - 1) * DIM; j++) {
         size_t row = j / DIM, col = j % DIM;
         row_p[j] = row < 3 ? special[row] : row == 3 && col % 3 == 0 ? special[col % 4]
                  : 0.25f - 0.01f * (float)col;
