@@ -374,6 +374,13 @@ int main(void)
                 "status_string(%d) is not NULL", s);
     tally_case(&T, !strcmp(lazyadam_backend_name((lazyadam_backend)42), "invalid"),
             "backend_name of an invalid backend");
+    /* The defaults DESIGN.md fixes, which bad_configs changes one field at a time. */
+    lazyadam_config d = lazyadam_default_config();
+    tally_case(&T, d.lr == 0.001f && d.beta1 == 0.9f && d.beta2 == 0.999f && d.eps == 1e-8f
+            && d.weight_decay == 0.0f && d.eps_mode == LAZYADAM_EPS_HAT && d.flags == 0
+            && d.backend == LAZYADAM_BACKEND_AUTO && d.num_threads == 0,
+            "default_config is lr 0.001, betas 0.9 and 0.999, eps 1e-8, no decay, EPS_HAT, "
+            "no flags, AUTO, 0 threads");
     free(F); free(I); free(Fsnap); free(Isnap);
     return tally_finish(&T);
 }
