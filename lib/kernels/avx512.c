@@ -1,8 +1,7 @@
-/* AVX-512F kernels, 16 floats a vector. Compiled alone with -mavx512f (no FMA):
- * each vector operation is the same IEEE operation as the scalar contract's, lane by
- * lane, so results are bitwise those of lib/kernels/scalar.c. Tails use the scalar
- * element function (no masked loads: the emulated test build through SIMDe 0.7.4,
- * which lacks them, must run this very source). */
+/* AVX-512F kernels, 16 floats a vector: lib/kernels/vec_kernel.h on 512-bit vectors.
+ * Compiled alone with -mavx512f (no FMA), so no wide instruction can run before CPU
+ * detection. Only AVX-512F operations SIMDe 0.7.4 provides (no masked loads: tails use
+ * the scalar element function), so the emulated test build runs this very source. */
 #ifdef LAZYADAM_SIMDE
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
@@ -10,204 +9,24 @@
 #include <immintrin.h>
 #endif
 
-#include "element.h"
-
-#define INLINE static inline __attribute__((always_inline))
-
-typedef struct vscalars {
-    __m512 alpha, rbc2, b1, b2, omb1, omb2, eps, wd, decay;
-    __m512i sign;
-} vscalars;
-
-INLINE vscalars broadcast(const lazyadam_scalars *s)
-{
-    vscalars c = {
-        _mm512_set1_ps(s->alpha), _mm512_set1_ps(s->rbc2), _mm512_set1_ps(s->beta1),
-        _mm512_set1_ps(s->beta2), _mm512_set1_ps(s->omb1), _mm512_set1_ps(s->omb2),
-        _mm512_set1_ps(s->eps), _mm512_set1_ps(s->wd), _mm512_set1_ps(s->decay),
-        _mm512_set1_epi32((int)0x80000000u),
-    };
-    return c;
-}
-
-/* The contract on 16 lanes held in registers; flags are compile-time constants in
- * each caller. */
-INLINE void update16(__m512 *p, __m512 g, __m512 *m, __m512 *v, __m512 *vmax,
-        const vscalars *c, int maximize, int l2, int adamw, int ams, int plain)
-{
-    __m512 pi = *p;
-    if (maximize)   /* -g: flip the sign bit, as scalar negation does (AVX-512F has no xor_ps) */
-        g = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), c->sign));
-    if (l2)
-        g = _mm512_add_ps(g, _mm512_mul_ps(c->wd, pi));
-    if (adamw)
-        pi = _mm512_mul_ps(pi, c->decay);
-    __m512 mi = _mm512_add_ps(_mm512_mul_ps(c->b1, *m), _mm512_mul_ps(c->omb1, g));
-    __m512 vi = _mm512_add_ps(_mm512_mul_ps(c->b2, *v),
-            _mm512_mul_ps(c->omb2, _mm512_mul_ps(g, g)));
-    __m512 si = vi;
-    if (ams) {
-        /* vmaxps(a, b) is (a > b) ? a : b, the contract's comparison, NaN included. */
-        *vmax = _mm512_max_ps(vi, *vmax);
-        si = *vmax;
-    }
-    __m512 root = _mm512_sqrt_ps(si);
-    __m512 denom = plain ? _mm512_add_ps(_mm512_div_ps(root, c->rbc2), c->eps)
-                         : _mm512_add_ps(root, c->eps);
-    *p = _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(c->alpha, mi), denom));
-    *m = mi;
-    *v = vi;
-}
-
-INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
-        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams, int plain)
-{
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 p0 = _mm512_loadu_ps(p + i), p1 = _mm512_loadu_ps(p + i + 16);
-        __m512 m0 = _mm512_loadu_ps(m + i), m1 = _mm512_loadu_ps(m + i + 16);
-        __m512 v0 = _mm512_loadu_ps(v + i), v1 = _mm512_loadu_ps(v + i + 16);
-        __m512 x0 = _mm512_setzero_ps(), x1 = x0;
-        if (ams) {
-            x0 = _mm512_loadu_ps(vmax + i);
-            x1 = _mm512_loadu_ps(vmax + i + 16);
-        }
-        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
-        update16(&p1, _mm512_loadu_ps(g + i + 16), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
-        _mm512_storeu_ps(p + i, p0); _mm512_storeu_ps(p + i + 16, p1);
-        _mm512_storeu_ps(m + i, m0); _mm512_storeu_ps(m + i + 16, m1);
-        _mm512_storeu_ps(v + i, v0); _mm512_storeu_ps(v + i + 16, v1);
-        if (ams) {
-            _mm512_storeu_ps(vmax + i, x0);
-            _mm512_storeu_ps(vmax + i + 16, x1);
-        }
-    }
-    for (; i + 16 <= n; i += 16) {
-        __m512 p0 = _mm512_loadu_ps(p + i), m0 = _mm512_loadu_ps(m + i);
-        __m512 v0 = _mm512_loadu_ps(v + i);
-        __m512 x0 = ams ? _mm512_loadu_ps(vmax + i) : _mm512_setzero_ps();
-        update16(&p0, _mm512_loadu_ps(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
-        _mm512_storeu_ps(p + i, p0);
-        _mm512_storeu_ps(m + i, m0);
-        _mm512_storeu_ps(v + i, v0);
-        if (ams)
-            _mm512_storeu_ps(vmax + i, x0);
-    }
-    for (; i < n; i++)
-        lazyadam_element(p + i, g[i], m + i, v + i, ams ? vmax + i : NULL, s);
-}
-
-static void adam_plain(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, const lazyadam_scalars *s)
-{
-    const vscalars c = broadcast(s);
-    adam_loop(&c, n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
-}
-
-static void adam_any(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s)
-{
-    const vscalars c = broadcast(s);
-    adam_loop(&c, n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad,
-            s->eps_plain);
-}
-
-void lazyadam_adam_ukernel__avx512(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s)
-{
-    if (lazyadam_plain_config(s))
-        adam_plain(n, p, g, m, v, s);
-    else
-        adam_any(n, p, g, m, v, vmax, s);
-}
-
-/* The gradient of 16 lanes of a table row: the sum of its value rows in input order. */
-INLINE __m512 sum16(const float *restrict values, const size_t *restrict src, size_t nsrc,
-        size_t dim, size_t j)
-{
-    __m512 g = _mm512_loadu_ps(values + src[0] * dim + j);
-    for (size_t k = 1; k < nsrc; k++)
-        g = _mm512_add_ps(g, _mm512_loadu_ps(values + src[k] * dim + j));
-    return g;
-}
-
-INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *restrict m,
-        float *restrict v, float *restrict vmax, const float *restrict values,
-        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s, int maximize,
-        int l2, int adamw, int ams, int plain)
-{
-    if (nsrc == 1) {   /* the common case: the row's value row is its gradient */
-        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams,
-                plain);
-        return;
-    }
-    size_t j = 0;
-    for (; j + 16 <= dim; j += 16) {
-        __m512 p0 = _mm512_loadu_ps(p + j), m0 = _mm512_loadu_ps(m + j);
-        __m512 v0 = _mm512_loadu_ps(v + j);
-        __m512 x0 = ams ? _mm512_loadu_ps(vmax + j) : _mm512_setzero_ps();
-        update16(&p0, sum16(values, src, nsrc, dim, j), &m0, &v0, &x0, c,
-                maximize, l2, adamw, ams, plain);
-        _mm512_storeu_ps(p + j, p0);
-        _mm512_storeu_ps(m + j, m0);
-        _mm512_storeu_ps(v + j, v0);
-        if (ams)
-            _mm512_storeu_ps(vmax + j, x0);
-    }
-    for (; j < dim; j++) {
-        float g = values[src[0] * dim + j];
-        for (size_t k = 1; k < nsrc; k++)
-            g = g + values[src[k] * dim + j];
-        lazyadam_element(p + j, g, m + j, v + j, ams ? vmax + j : NULL, s);
-    }
-}
-
-void lazyadam_rows_ukernel__avx512(size_t dim, float *restrict p, float *restrict m,
-        float *restrict v, float *restrict vmax, const float *restrict values,
-        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s)
-{
-    const vscalars c = broadcast(s);
-    if (lazyadam_plain_config(s))
-        rows_loop(&c, dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
-    else
-        rows_loop(&c, dim, p, m, v, vmax, values, src, nsrc, s,
-                s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
-}
-
-#define LAZYADAM_GROUPS_KERNEL lazyadam_groups_ukernel__avx512
-#define LAZYADAM_SPARSE_KERNEL lazyadam_sparse_ukernel__avx512
-#include "groups_kernel.h"
-
-/* Zero-gradient steps: 16 lanes stay in registers across all nsteps. */
-void lazyadam_replay_ukernel__avx512(size_t n, float *restrict p, float *restrict m,
-        float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
-        size_t nsteps)
-{
-    const lazyadam_scalars *s = steps;
-    const int ams = s->amsgrad;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 p0 = _mm512_loadu_ps(p + i), m0 = _mm512_loadu_ps(m + i);
-        __m512 v0 = _mm512_loadu_ps(v + i);
-        __m512 x0 = ams ? _mm512_loadu_ps(vmax + i) : _mm512_setzero_ps();
-        for (size_t k = 0; k < nsteps; k++) {
-            const vscalars c = broadcast(&steps[k]);
-            update16(&p0, _mm512_setzero_ps(), &m0, &v0, &x0, &c, s->maximize, s->l2,
-                    s->adamw, ams, s->eps_plain);
-        }
-        _mm512_storeu_ps(p + i, p0);
-        _mm512_storeu_ps(m + i, m0);
-        _mm512_storeu_ps(v + i, v0);
-        if (ams)
-            _mm512_storeu_ps(vmax + i, x0);
-    }
-    for (; i < n; i++)
-        for (size_t k = 0; k < nsteps; k++)
-            lazyadam_element(p + i, 0.0f, m + i, v + i, ams ? vmax + i : NULL, &steps[k]);
-}
+#define VEC __m512
+#define VEC_LANES 16
+#define VEC_LOAD(a) _mm512_loadu_ps(a)
+#define VEC_STORE(a, x) _mm512_storeu_ps((a), (x))
+#define VEC_SET1(f) _mm512_set1_ps(f)
+#define VEC_ZERO() _mm512_setzero_ps()
+#define VEC_ADD(a, b) _mm512_add_ps((a), (b))
+#define VEC_SUB(a, b) _mm512_sub_ps((a), (b))
+#define VEC_MUL(a, b) _mm512_mul_ps((a), (b))
+#define VEC_DIV(a, b) _mm512_div_ps((a), (b))
+#define VEC_SQRT(a) _mm512_sqrt_ps(a)
+#define VEC_MAX(a, b) _mm512_max_ps((a), (b))
+/* AVX-512F has no xor_ps: the sign bit is flipped through the integer xor. */
+#define VEC_SIGN_MASK() _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u))
+#define VEC_XOR(a, b) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
+        _mm512_castps_si512(b)))
+#define VEC_NAME(kind) lazyadam_##kind##_ukernel__avx512
+#include "vec_kernel.h"
 
 /* Arrays that stream from DRAM go through the AVX2 kernel: on this project's machine
  * 512-bit loads and stores stream 5-13% slower there than 256-bit ones, the compiled

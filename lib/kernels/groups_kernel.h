@@ -1,8 +1,8 @@
-/* The groups and sparse kernels of a vector backend, written once. lib/kernels/avx2.c and
- * avx512.c include this after their vscalars, broadcast(), adam_loop() and rows_loop(),
- * with LAZYADAM_GROUPS_KERNEL and LAZYADAM_SPARSE_KERNEL naming the functions: the shared
- * row loops (groups.h) run around rows_loop and adam_loop, with the scalars broadcast once
- * a call. No include guard: each ISA file instantiates it once. */
+/* The groups and sparse kernels of a vector backend, written once. lib/kernels/vec_kernel.h
+ * includes this after its vscalars, broadcast(), adam_loop() and rows_loop(), with
+ * LAZYADAM_GROUPS_KERNEL and LAZYADAM_SPARSE_KERNEL naming the functions: the shared row
+ * loops (groups.h) run around rows_loop and adam_loop, with the scalars broadcast once a
+ * call. No include guard: each ISA file instantiates it once. */
 #if !defined(LAZYADAM_GROUPS_KERNEL) || !defined(LAZYADAM_SPARSE_KERNEL)
 #error "define LAZYADAM_GROUPS_KERNEL and LAZYADAM_SPARSE_KERNEL before including groups_kernel.h"
 #endif

@@ -1,0 +1,223 @@
+/* The kernels of a vector backend, written once. lib/kernels/avx2.c and avx512.c each
+ * define the vector type and operations below and include this; each is compiled alone
+ * with its ISA flags, so this text becomes one set of kernels per ISA. Every operation
+ * is the same IEEE operation as the scalar contract's (element.h), lane by lane, so the
+ * results are bitwise those of lib/kernels/scalar.c; tails use the scalar element
+ * function itself. No FMA (the files are built without -mfma) and real sqrt and div.
+ *
+ * The including file defines:
+ *   VEC, VEC_LANES            the vector of floats and how many it holds
+ *   VEC_LOAD(a), VEC_STORE(a, x), VEC_SET1(f), VEC_ZERO()
+ *   VEC_ADD, VEC_SUB, VEC_MUL, VEC_DIV (a, b), VEC_SQRT(a)
+ *   VEC_MAX(a, b)             (a > b) ? a : b lane by lane, as maxps is
+ *   VEC_SIGN_MASK()           -0.0f in every lane
+ *   VEC_XOR(a, b)             bitwise xor, for negation by the sign bit
+ *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
+ * No include guard: each ISA file instantiates it once. */
+#if !defined(VEC) || !defined(VEC_LANES) || !defined(VEC_NAME)
+#error "define the VEC_ macros before including vec_kernel.h"
+#endif
+
+#include "element.h"
+#include "groups.h"
+
+#define INLINE LAZYADAM_ALWAYS_INLINE
+
+typedef struct vscalars {
+    VEC alpha, rbc2, b1, b2, omb1, omb2, eps, wd, decay, sign;
+} vscalars;
+
+INLINE vscalars broadcast(const lazyadam_scalars *s)
+{
+    vscalars c = {
+        VEC_SET1(s->alpha), VEC_SET1(s->rbc2), VEC_SET1(s->beta1), VEC_SET1(s->beta2),
+        VEC_SET1(s->omb1), VEC_SET1(s->omb2), VEC_SET1(s->eps), VEC_SET1(s->wd),
+        VEC_SET1(s->decay), VEC_SIGN_MASK(),
+    };
+    return c;
+}
+
+/* The contract on one vector of lanes held in registers. The flags are compile-time
+ * constants in each caller below, so every variant is a straight line of vector
+ * operations. */
+INLINE void update(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
+        int maximize, int l2, int adamw, int ams, int plain)
+{
+    VEC pi = *p;
+    if (maximize)   /* -g: flip the sign bit, as scalar negation does */
+        g = VEC_XOR(g, c->sign);
+    if (l2)
+        g = VEC_ADD(g, VEC_MUL(c->wd, pi));
+    if (adamw)
+        pi = VEC_MUL(pi, c->decay);
+    VEC mi = VEC_ADD(VEC_MUL(c->b1, *m), VEC_MUL(c->omb1, g));
+    VEC vi = VEC_ADD(VEC_MUL(c->b2, *v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
+    VEC si = vi;
+    if (ams) {
+        /* max(a, b) is (a > b) ? a : b, the contract's comparison, NaN included. */
+        *vmax = VEC_MAX(vi, *vmax);
+        si = *vmax;
+    }
+    VEC root = VEC_SQRT(si);
+    VEC denom = plain ? VEC_ADD(VEC_DIV(root, c->rbc2), c->eps) : VEC_ADD(root, c->eps);
+    *p = VEC_SUB(pi, VEC_DIV(VEC_MUL(c->alpha, mi), denom));
+    *m = mi;
+    *v = vi;
+}
+
+/* One vector of each buffer at offset i, and back; vmax only under AMSGrad. */
+typedef struct lanes {
+    VEC p, m, v, x;
+} lanes;
+
+INLINE lanes load_lanes(const float *p, const float *m, const float *v, const float *vmax,
+        size_t i, int ams)
+{
+    lanes l = { VEC_LOAD(p + i), VEC_LOAD(m + i), VEC_LOAD(v + i),
+                ams ? VEC_LOAD(vmax + i) : VEC_ZERO() };
+    return l;
+}
+
+INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vmax, size_t i,
+        int ams)
+{
+    VEC_STORE(p + i, l->p);
+    VEC_STORE(m + i, l->m);
+    VEC_STORE(v + i, l->v);
+    if (ams)
+        VEC_STORE(vmax + i, l->x);
+}
+
+INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
+        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams, int plain)
+{
+    enum { L = VEC_LANES };
+    size_t i = 0;
+    for (; i + 2 * L <= n; i += 2 * L) {   /* two vectors interleaved, for throughput */
+        VEC p0 = VEC_LOAD(p + i), p1 = VEC_LOAD(p + i + L);
+        VEC m0 = VEC_LOAD(m + i), m1 = VEC_LOAD(m + i + L);
+        VEC v0 = VEC_LOAD(v + i), v1 = VEC_LOAD(v + i + L);
+        VEC x0 = VEC_ZERO(), x1 = x0;
+        if (ams) {
+            x0 = VEC_LOAD(vmax + i);
+            x1 = VEC_LOAD(vmax + i + L);
+        }
+        update(&p0, VEC_LOAD(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
+        update(&p1, VEC_LOAD(g + i + L), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
+        VEC_STORE(p + i, p0); VEC_STORE(p + i + L, p1);
+        VEC_STORE(m + i, m0); VEC_STORE(m + i + L, m1);
+        VEC_STORE(v + i, v0); VEC_STORE(v + i + L, v1);
+        if (ams) {
+            VEC_STORE(vmax + i, x0);
+            VEC_STORE(vmax + i + L, x1);
+        }
+    }
+    for (; i + L <= n; i += L) {
+        lanes a = load_lanes(p, m, v, vmax, i, ams);
+        update(&a.p, VEC_LOAD(g + i), &a.m, &a.v, &a.x, c, maximize, l2, adamw, ams, plain);
+        store_lanes(&a, p, m, v, vmax, i, ams);
+    }
+    for (; i < n; i++)
+        lazyadam_element(p + i, g[i], m + i, v + i, ams ? vmax + i : NULL, s);
+}
+
+static void adam_plain(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, const lazyadam_scalars *s)
+{
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
+}
+
+static void adam_any(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s)
+{
+    const vscalars c = broadcast(s);
+    adam_loop(&c, n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad,
+            s->eps_plain);
+}
+
+void VEC_NAME(adam)(size_t n, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, float *restrict vmax,
+        const lazyadam_scalars *s)
+{
+    if (lazyadam_plain_config(s))
+        adam_plain(n, p, g, m, v, s);
+    else
+        adam_any(n, p, g, m, v, vmax, s);
+}
+
+/* The gradient of one vector of a table row: the sum of its value rows in input order. */
+INLINE VEC sum_rows(const float *restrict values, const size_t *restrict src, size_t nsrc,
+        size_t dim, size_t j)
+{
+    VEC g = VEC_LOAD(values + src[0] * dim + j);
+    for (size_t k = 1; k < nsrc; k++)
+        g = VEC_ADD(g, VEC_LOAD(values + src[k] * dim + j));
+    return g;
+}
+
+INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s, int maximize,
+        int l2, int adamw, int ams, int plain)
+{
+    if (nsrc == 1) {   /* the common case: the row's value row is its gradient */
+        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams,
+                plain);
+        return;
+    }
+    size_t j = 0;
+    for (; j + VEC_LANES <= dim; j += VEC_LANES) {
+        lanes a = load_lanes(p, m, v, vmax, j, ams);
+        update(&a.p, sum_rows(values, src, nsrc, dim, j), &a.m, &a.v, &a.x, c,
+                maximize, l2, adamw, ams, plain);
+        store_lanes(&a, p, m, v, vmax, j, ams);
+    }
+    for (; j < dim; j++) {
+        float g = values[src[0] * dim + j];
+        for (size_t k = 1; k < nsrc; k++)
+            g = g + values[src[k] * dim + j];
+        lazyadam_element(p + j, g, m + j, v + j, ams ? vmax + j : NULL, s);
+    }
+}
+
+void VEC_NAME(rows)(size_t dim, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const float *restrict values,
+        const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s)
+{
+    const vscalars c = broadcast(s);
+    if (lazyadam_plain_config(s))
+        rows_loop(&c, dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
+    else
+        rows_loop(&c, dim, p, m, v, vmax, values, src, nsrc, s,
+                s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
+}
+
+#define LAZYADAM_GROUPS_KERNEL VEC_NAME(groups)
+#define LAZYADAM_SPARSE_KERNEL VEC_NAME(sparse)
+#include "groups_kernel.h"
+
+/* Zero-gradient steps: the lanes stay in registers across all nsteps; each step's
+ * scalars are broadcast from steps[k]. */
+void VEC_NAME(replay)(size_t n, float *restrict p, float *restrict m,
+        float *restrict v, float *restrict vmax, const lazyadam_scalars *steps,
+        size_t nsteps)
+{
+    const lazyadam_scalars *s = steps;
+    const int ams = s->amsgrad;
+    size_t i = 0;
+    for (; i + VEC_LANES <= n; i += VEC_LANES) {
+        lanes a = load_lanes(p, m, v, vmax, i, ams);
+        for (size_t k = 0; k < nsteps; k++) {
+            const vscalars c = broadcast(&steps[k]);
+            update(&a.p, VEC_ZERO(), &a.m, &a.v, &a.x, &c, s->maximize, s->l2,
+                    s->adamw, ams, s->eps_plain);
+        }
+        store_lanes(&a, p, m, v, vmax, i, ams);
+    }
+    for (; i < n; i++)
+        for (size_t k = 0; k < nsteps; k++)
+            lazyadam_element(p + i, 0.0f, m + i, v + i, ams ? vmax + i : NULL, &steps[k]);
+}
