@@ -27,9 +27,11 @@ ensure_packages() {
 # What building and testing needs; scripts/run adds the Python report tools.
 # ocl-icd-opencl-dev: oneDNN's CMake package (dnnl-config.cmake) fails unless it finds
 # OpenCL, which libdnnl-dev only recommends; without it meson finds no dnnl.
+# clang, libclang-rt-14-dev (its sanitizer and libFuzzer runtimes) and libomp-dev (the
+# OpenMP runtime and omp.h clang needs): the fuzzers and the clang build.
 BUILD_PACKAGES=(gcc g++ meson ninja-build pkg-config cmake libdnnl-dev ocl-icd-opencl-dev
                 libbenchmark-dev libhdf5-dev hdf5-tools libsimde-dev valgrind clang
-                libclang-rt-14-dev)
+                libclang-rt-14-dev libomp-dev)
 
 # The scripts build and test every part, so each optional part is required here: a
 # missing package is a configure error, not a backend or suite silently left out (the
