@@ -70,9 +70,9 @@ static const int pool_first[2] = { 0, LARGE_SLOTS }, pool_slots[2] = { LARGE_SLO
 /* 0: no injected failure; k > 0: the k-th allocation from now fails. */
 static atomic_long fail_countdown;
 
-void lazyadam_testing_fail_alloc(long nth)
+long lazyadam_testing_fail_alloc(long nth)
 {
-    atomic_store(&fail_countdown, nth);
+    return atomic_exchange(&fail_countdown, nth);
 }
 
 size_t lazyadam_testing_kept_bytes(void)

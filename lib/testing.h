@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Make the nth scratch allocation from now fail (1: the next one); 0 disarms. */
-void lazyadam_testing_fail_alloc(long nth);
+/* Make the nth scratch allocation from now fail (1: the next one); 0 disarms. Returns
+ * the count it replaces: after arming nth, disarming returns 0 once the failure has been
+ * injected and nth - k while only k allocations have been made since. */
+long lazyadam_testing_fail_alloc(long nth);
 
 /* The bytes of scratch the allocator keeps for later calls (lib/alloc.c); read it only
  * while no call runs. */
