@@ -1,6 +1,6 @@
 /* AVX2 kernels, 8 floats a vector: lib/kernels/vec_kernel.h on 256-bit vectors.
- * Compiled alone with -mavx2 (and without -mfma), so no wide instruction can run
- * before CPU detection. */
+ * Compiled alone with -mavx2 (no -mfma), so no wide instruction can run before CPU
+ * detection. */
 #include <immintrin.h>
 
 #define VEC __m256

@@ -3,7 +3,9 @@
  * with its ISA flags, so this text becomes one set of kernels per ISA. Every operation
  * is the same IEEE operation as the scalar contract's (element.h), lane by lane, so the
  * results are bitwise those of lib/kernels/scalar.c; tails use the scalar element
- * function itself. No FMA (the files are built without -mfma) and real sqrt and div.
+ * function itself. Real sqrt and div, and no fused multiply-add: the build passes
+ * -ffp-contract=off, so a mul and an add stay two roundings even where the ISA flag brings
+ * FMA with it (clang's -mavx512f does).
  *
  * The including file defines:
  *   VEC, VEC_LANES            the vector of floats and how many it holds
