@@ -9,11 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-/tmp/lazyadam-bare}
 [ "$(id -u)" -eq 0 ] || { echo "bare_ci.sh: run as root" >&2; exit 1; }
 command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
-for m in proc sys dev; do umount -R "$dir/$m" 2>/dev/null || true; done
+unmount() { for m in proc sys dev; do umount -R "$dir/$m" 2>/dev/null || true; done; }
+unmount   # a run stopped halfway may have left its mounts
 rm -rf "$dir"
 debootstrap --variant=minbase bookworm "$dir" http://deb.debian.org/debian
-cleanup() { for m in proc sys dev; do umount -R "$dir/$m" 2>/dev/null || true; done; }
-trap cleanup EXIT
+trap unmount EXIT
 mount -t proc proc "$dir/proc"
 # rslave: unmounting the chroot's copies must not propagate back and unmount the host's.
 mount --rbind /sys "$dir/sys" && mount --make-rslave "$dir/sys"
