@@ -1,6 +1,7 @@
 /* AVX-512F kernels, 16 floats a vector: lib/kernels/vec_kernel.h on 512-bit vectors.
- * Compiled alone with -mavx512f, so no wide instruction can run before CPU detection. Only AVX-512F operations SIMDe 0.7.4 provides (no masked loads: tails use
- * the scalar element function), so the emulated test build runs this very source. */
+ * Compiled alone with -mavx512f, so no wide instruction can run before CPU detection.
+ * Only AVX-512F operations SIMDe 0.7.4 provides (no masked loads: tails use the scalar
+ * element function), so the emulated test build runs this very source. */
 #ifdef LAZYADAM_SIMDE
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
