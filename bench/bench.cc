@@ -8,6 +8,7 @@
 // bytes Adam must move for them), and `roofline` (this benchmark's time relative to the
 // roofline loop on the same number of elements and threads: 1.0 = at the roofline).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -220,7 +221,52 @@ enum Dist { UNIFORM, ZIPF };
 const char *dist_name(Dist d) { return d == ZIPF ? "zipf1.05" : "uniform"; }
 
 // A table (p, m, v) shared by all sparse benchmarks of at most its size.
+// Floats for a table, 64-byte aligned from the C heap, or (huge) mapped on their own,
+// 2 MiB-aligned, with madvise(MADV_HUGEPAGE): what a trainer that wants its embedding
+// table in huge pages does. Whether the kernel grants them is its business (the
+// system's transparent_hugepage setting); huge_fraction() says how much it did.
+float *table_alloc(size_t elems, bool huge)
+{
+    size_t bytes = ((elems * 4 + 63) / 64) * 64;
+    if (!huge)
+        return static_cast<float *>(std::aligned_alloc(64, bytes));
+    const size_t align = (size_t)2 << 20;
+    size_t len = (bytes + align - 1) / align * align;
+    void *base = mmap(nullptr, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return nullptr;
+    uintptr_t at = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);
+    madvise(reinterpret_cast<void *>(at), len, MADV_HUGEPAGE);
+    return reinterpret_cast<float *>(at);
+}
+
+// The share of [p, p + bytes) that /proc/self/smaps shows backed by huge pages.
+double huge_fraction(const float *p, size_t bytes)
+{
+    FILE *f = std::fopen("/proc/self/smaps", "r");
+    if (!f)
+        return 0.0;
+    uintptr_t lo = (uintptr_t)p, hi = lo + bytes, a = 0, b = 0;
+    double kb = 0;
+    char line[512];
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long x, y;
+        long v;
+        if (std::sscanf(line, "%lx-%lx ", &x, &y) == 2) {
+            a = x;
+            b = y;
+        } else if (std::sscanf(line, "AnonHugePages: %ld kB", &v) == 1 && b > lo && a < hi) {
+            kb += (double)v;
+        }
+    }
+    std::fclose(f);
+    return std::min(1.0, kb * 1024.0 / (double)bytes);   // a VMA may run past the range
+}
+
 struct Table {
+    Table() = default;
+    explicit Table(bool huge_) : huge(huge_) {}
+    bool huge = false;   // p, m and v in huge pages (table_alloc); never freed
     size_t cap = 0;
     float *p = nullptr, *m = nullptr, *v = nullptr;
     float *vals = nullptr;
@@ -229,10 +275,12 @@ struct Table {
     void ensure(size_t elems) {
         if (elems <= cap)
             return;
-        std::free(p); std::free(m); std::free(v);
-        p = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
-        m = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
-        v = static_cast<float *>(std::aligned_alloc(64, ((elems * 4 + 63) / 64) * 64));
+        if (!huge) {
+            std::free(p); std::free(m); std::free(v);
+        }
+        p = table_alloc(elems, huge);
+        m = table_alloc(elems, huge);
+        v = table_alloc(elems, huge);
         cap = elems;
         reset(elems);
     }
@@ -256,6 +304,7 @@ struct Table {
     }
 };
 Table &table() { static Table t; return t; }
+Table &huge_table() { static Table t(true); return t; }
 
 // Index streams for `steps` steps: nnz indices each, a share `dup` of them repeating an
 // earlier index of the same step; Zipf(1.05) draws make hot rows the low ones.
@@ -448,6 +497,7 @@ void BM_fork_join(benchmark::State &state, int threads)
 struct Side {
     std::function<lazyadam_status()> call;   // one call
     double elems;                 // elements one call updates
+    std::function<void(benchmark::State &)> note = nullptr;   // extra counters, at the end
 };
 
 void BM_pair(benchmark::State &state, const Side &subject, const Side &yard, double min_batch)
@@ -498,6 +548,8 @@ void BM_pair(benchmark::State &state, const Side &subject, const Side &yard, dou
     state.counters["subject_per_s"] = pct(rate_s, 0.5);
     state.counters["yardstick_per_s"] = pct(rate_y, 0.5);
     state.counters["pairs"] = (double)ratio.size();
+    if (subject.note)
+        subject.note(state);
 }
 
 // The yardstick's own copy of the state where it would corrupt the subject's (the
@@ -565,9 +617,11 @@ double lazy_touched()
 }
 
 // lazy_step on a fresh table (table()), one call a step.
-Side lazy_side(lazyadam_backend b)
+// On `huge` pages: the same steps on a table of their own, allocated as table_alloc says,
+// reporting the share of it in huge pages as `huge_fraction`.
+Side lazy_side(lazyadam_backend b, bool huge = false)
 {
-    Table *t = &table();
+    Table *t = huge ? &huge_table() : &table();
     t->ensure(kLazyRows * kLazyDim);
     t->reset(kLazyRows * kLazyDim);
     t->ensure_values(kLazyNnz * kLazyDim);
@@ -578,7 +632,11 @@ Side lazy_side(lazyadam_backend b)
         const auto &idx = (*sets)[(size_t)*step % sets->size()];
         return lazyadam_lazy_step(c.get(), (*step)++, kLazyRows, kLazyDim, t->p, t->m, t->v, nullptr,
                 kLazyNnz, idx.data(), t->vals);
-    }, lazy_touched() };
+    }, lazy_touched(), huge ? [t](benchmark::State &st) {
+        size_t bytes = kLazyRows * kLazyDim * sizeof(float);
+        st.counters["huge_fraction"] = (huge_fraction(t->p, bytes) + huge_fraction(t->m, bytes)
+                + huge_fraction(t->v, bytes)) / 3.0;
+    } : std::function<void(benchmark::State &)>() };
 }
 
 // The rows roofline loop over the same steps' rows (lazy_groups(), grouped beforehand),
@@ -646,6 +704,13 @@ void register_pairs_of(lazyadam_backend b, bool cold_too, Add &add, char *buf, s
         std::snprintf(buf, size, "pair/rows_roofline/vs:adam_step/%s/rows:%zu/dim:%zu/density:0.01/"
                 "uniform/n:%zu/threads:2", lazyadam_backend_name(b), kLazyRows, kLazyDim, big);
         add([=] { return std::make_pair(rows_roofline_side(), adam_side(b, big, 2)); }, 0.02);
+        // The same lazy steps on a table in huge pages (madvise), as a trainer may
+        // allocate it, against them on the C heap's pages, which is what a trainer gets
+        // by default and what the target pair uses: in huge pages each of a random row's
+        // three pages shares its TLB entry with 511 others.
+        std::snprintf(buf, size, "pair/lazy_step_huge/%s/vs:lazy_step/rows:%zu/dim:%zu/density:0.01/"
+                "uniform/threads:2", lazyadam_backend_name(b), kLazyRows, kLazyDim);
+        add([=] { return std::make_pair(lazy_side(b, true), lazy_side(b)); }, 0.02);
     }
 }
 

@@ -24,6 +24,7 @@ TARGETS = [
     # targets; measured since the rows roofline loop came in).
     ("lazy vs rows roofline, {}", r"^lazy_step (\w+), the same steps vs the rows roofline", "memory"),
     ("rows roofline vs dense", r"^rows roofline loop \(the row above\) vs dense", "memory"),
+    ("lazy in huge pages vs 4 KiB", r"^lazy_step \w+, the same steps on a table allocated in huge pages", "memory"),
     ("lazy after each dense step", r"^(?:lazy_step \w+, the same|\(same), one lazy step after each dense", "sparse"),
     ("vs torch Adam", r"speed-up over torch\.optim\.Adam\(", "sparse"),
     ("vs torch SparseAdam", r"speed-up over torch\.optim\.SparseAdam", "sparse"),
@@ -142,7 +143,9 @@ target); ≥ 5× torch Adam; ≥ 8× SparseAdam; exact LazyAdam ≥ 2× (uniform
 No targets. The rows roofline loop does LazyAdam's traffic on the same rows (p, m, v +=
 g, grouped beforehand, rows prefetched ahead): the lazy step against it says how close
 the step comes to what its memory allows; it against dense Adam, the most that memory
-allows the lazy figure on the machine.
+allows the lazy figure on the machine. The huge-page column (measured since machine C's
+second run) times the lazy steps on a table allocated with madvise(MADV_HUGEPAGE) against
+the same steps on the C heap's 4 KiB pages, which the target pair uses.
 
 {table([r for r in rows if "rows roofline vs dense" in r], MEMORY)}
 """

@@ -43,7 +43,8 @@ def load_bench(path):
                      "items": b.get("items_per_second"), "bytes": b.get("bytes_per_second"),
                      "roofline": b.get("roofline"), "ms_per_step": b.get("ms_per_step"),
                      **{k: b.get(k) for k in ("ratio", "ratio_p10", "ratio_p90", "pairs",
-                                              "subject_per_s", "yardstick_per_s", "ns_per_load")}})
+                                              "subject_per_s", "yardstick_per_s", "ns_per_load",
+                                              "huge_fraction")}})
     return doc.get("context", {}), rows
 
 
@@ -190,6 +191,11 @@ def main():
     pair_target(f"rows roofline loop (the row above) vs dense adam_step {best} at 2^25: the most "
                 "LazyAdam's traffic allows the lazy figure on this machine",
                 f"rows_roofline/vs:adam_step/{best}/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", None)
+    huge_key = f"lazy_step_huge/{best}/vs:lazy_step/rows:1000000/dim:64/density:0.01/uniform/threads:2"
+    granted = [r["huge_fraction"] for r in pairs.get(huge_key, []) if r.get("huge_fraction") is not None]
+    pair_target(f"lazy_step {best}, the same steps on a table allocated in huge pages (madvise MADV_HUGEPAGE; "
+                f"{min(granted) * 100 if granted else 0:.0f}% of it granted) vs on the C heap's 4 KiB pages",
+                huge_key, None)
     pair_target(f"lazy_step {best}, the same, one lazy step after each dense step: every step finds the table's page-table entries "
                 "and the gradient evicted by the dense sweep",
                 f"lazy_step_cold/{best}/vs:adam_step/rows:1000000/dim:64/density:0.01/uniform/n:{1 << 25}/threads:2", None)
