@@ -220,21 +220,20 @@ void BM_adam_step_multi(benchmark::State &state, lazyadam_backend b, size_t coun
 enum Dist { UNIFORM, ZIPF };
 const char *dist_name(Dist d) { return d == ZIPF ? "zipf1.05" : "uniform"; }
 
-// A table (p, m, v) shared by all sparse benchmarks of at most its size.
 // Floats for a table, 64-byte aligned from the C heap, or (huge) mapped on their own,
 // 2 MiB-aligned, with madvise(MADV_HUGEPAGE): what a trainer that wants its embedding
 // table in huge pages does. Whether the kernel grants them is its business (the
-// system's transparent_hugepage setting); huge_fraction() says how much it did.
+// system's transparent_hugepage setting); huge_fraction() says how much it did. A
+// mapping that fails falls back to the heap, which huge_fraction() then shows.
 float *table_alloc(size_t elems, bool huge)
 {
     size_t bytes = ((elems * 4 + 63) / 64) * 64;
-    if (!huge)
-        return static_cast<float *>(std::aligned_alloc(64, bytes));
     const size_t align = (size_t)2 << 20;
     size_t len = (bytes + align - 1) / align * align;
-    void *base = mmap(nullptr, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *base = huge ? mmap(nullptr, len + align, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
     if (base == MAP_FAILED)
-        return nullptr;
+        return static_cast<float *>(std::aligned_alloc(64, bytes));
     uintptr_t at = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);
     madvise(reinterpret_cast<void *>(at), len, MADV_HUGEPAGE);
     return reinterpret_cast<float *>(at);
@@ -263,10 +262,11 @@ double huge_fraction(const float *p, size_t bytes)
     return std::min(1.0, kb * 1024.0 / (double)bytes);   // a VMA may run past the range
 }
 
+// A table (p, m, v) shared by all sparse benchmarks of at most its size.
 struct Table {
     Table() = default;
     explicit Table(bool huge_) : huge(huge_) {}
-    bool huge = false;   // p, m and v in huge pages (table_alloc); never freed
+    bool huge = false;   // p, m and v in huge pages (table_alloc); then never freed
     size_t cap = 0;
     float *p = nullptr, *m = nullptr, *v = nullptr;
     float *vals = nullptr;
