@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -239,14 +240,15 @@ float *table_alloc(size_t elems, bool huge)
     return reinterpret_cast<float *>(at);
 }
 
-// The share of [p, p + bytes) that /proc/self/smaps shows backed by huge pages.
-double huge_fraction(const float *p, size_t bytes)
+// The share of the buffers [p, p + bytes) that /proc/self/smaps shows backed by huge
+// pages, over all of them, in one read of the file.
+double huge_fraction(std::initializer_list<const float *> bufs, size_t bytes)
 {
     FILE *f = std::fopen("/proc/self/smaps", "r");
     if (!f)
         return 0.0;
-    uintptr_t lo = (uintptr_t)p, hi = lo + bytes, a = 0, b = 0;
-    double kb = 0;
+    std::vector<double> kb(bufs.size(), 0.0);
+    uintptr_t a = 0, b = 0;
     char line[512];
     while (std::fgets(line, sizeof line, f)) {
         unsigned long x, y;
@@ -254,12 +256,21 @@ double huge_fraction(const float *p, size_t bytes)
         if (std::sscanf(line, "%lx-%lx ", &x, &y) == 2) {
             a = x;
             b = y;
-        } else if (std::sscanf(line, "AnonHugePages: %ld kB", &v) == 1 && b > lo && a < hi) {
-            kb += (double)v;
+        } else if (std::sscanf(line, "AnonHugePages: %ld kB", &v) == 1) {
+            size_t i = 0;
+            for (const float *p : bufs) {
+                uintptr_t lo = (uintptr_t)p;
+                if (b > lo && a < lo + bytes)
+                    kb[i] += (double)v;
+                i++;
+            }
         }
     }
     std::fclose(f);
-    return std::min(1.0, kb * 1024.0 / (double)bytes);   // a VMA may run past the range
+    double sum = 0;
+    for (double k : kb)   // a VMA may run past its buffer
+        sum += std::min(1.0, k * 1024.0 / (double)bytes);
+    return sum / (double)bufs.size();
 }
 
 // A table (p, m, v) shared by all sparse benchmarks of at most its size.
@@ -633,9 +644,8 @@ Side lazy_side(lazyadam_backend b, bool huge = false)
         return lazyadam_lazy_step(c.get(), (*step)++, kLazyRows, kLazyDim, t->p, t->m, t->v, nullptr,
                 kLazyNnz, idx.data(), t->vals);
     }, lazy_touched(), huge ? [t](benchmark::State &st) {
-        size_t bytes = kLazyRows * kLazyDim * sizeof(float);
-        st.counters["huge_fraction"] = (huge_fraction(t->p, bytes) + huge_fraction(t->m, bytes)
-                + huge_fraction(t->v, bytes)) / 3.0;
+        st.counters["huge_fraction"] = huge_fraction({ t->p, t->m, t->v },
+                kLazyRows * kLazyDim * sizeof(float));
     } : std::function<void(benchmark::State &)>() };
 }
 
