@@ -9,13 +9,10 @@
 static lazyadam_status check_common(const lazyadam_config *cfg, int64_t step,
         const lazyadam_kernels **k)
 {
-    lazyadam_status st = lazyadam_check_config(cfg);
+    lazyadam_status st = lazyadam_check_config(cfg, k);
     if (st != LAZYADAM_OK)
         return st;
-    if ((st = lazyadam_check_step(step)) != LAZYADAM_OK)
-        return st;
-    *k = lazyadam_kernels_for(cfg);
-    return LAZYADAM_OK;
+    return lazyadam_check_step(step);
 }
 
 /* One tensor's pointer and size checks. */

@@ -66,48 +66,63 @@ lazyadam_backend lazyadam_auto_on(const lazyadam_cpu *cpu)
     return LAZYADAM_BACKEND_SCALAR;
 }
 
-int lazyadam_backend_available(lazyadam_backend b)
-{
-    return lazyadam_backend_unavailable_reason(b) == NULL;
-}
-
-/* AUTO's answer, fixed at the first call: the environment override if set
- * (an unknown name or an unavailable backend makes AUTO fail with E_BACKEND,
- * never a silent fallback), else the best available backend. */
+/* Every backend's kernels where this CPU runs it (NULL where it is not built in or cannot
+ * run), with AUTO's choice in the AUTO slot, and AUTO's backend: both fixed at the first
+ * call, so that each call resolves its backend with one load, not a CPU query. AUTO is the
+ * environment override if set (an unknown name or an unavailable backend makes AUTO fail
+ * with E_BACKEND, never a silent fallback), else the best available backend. */
+static const lazyadam_kernels *runnable[NBACKENDS];
 static lazyadam_backend auto_backend;
-static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
+static pthread_once_t dispatch_once = PTHREAD_ONCE_INIT;
 
-static lazyadam_backend choose_auto(void)
+static lazyadam_backend choose_auto(const lazyadam_cpu *cpu)
 {
     const char *env = getenv("LAZYADAM_BACKEND");
     if (!env || !*env || strcmp(env, "auto") == 0)
-        return lazyadam_auto_on(lazyadam_cpu_features());
+        return lazyadam_auto_on(cpu);
     for (int b = LAZYADAM_BACKEND_SCALAR; b < NBACKENDS; b++)
         if (strcmp(env, lazyadam_backend_name((lazyadam_backend)b)) == 0)
-            return lazyadam_backend_available((lazyadam_backend)b) ? (lazyadam_backend)b
-                                                                   : LAZYADAM_BACKEND_AUTO;
+            return runnable[b] ? (lazyadam_backend)b : LAZYADAM_BACKEND_AUTO;
     return LAZYADAM_BACKEND_AUTO;   /* unknown name: no backend */
 }
 
-static void init_auto(void)
+static void init_dispatch(void)
 {
-    auto_backend = choose_auto();
-    LAZYADAM_PUBLISH(&auto_once);
+    const lazyadam_cpu *cpu = lazyadam_cpu_features();
+    for (int b = LAZYADAM_BACKEND_SCALAR; b < NBACKENDS; b++)
+        runnable[b] = lazyadam_unavailable_on((lazyadam_backend)b, cpu) ? NULL : table[b];
+    auto_backend = choose_auto(cpu);
+    runnable[LAZYADAM_BACKEND_AUTO] = runnable[auto_backend];   /* stays NULL if AUTO has none */
+    LAZYADAM_PUBLISH(&dispatch_once);
+}
+
+static void dispatch_ready(void)
+{
+    pthread_once(&dispatch_once, init_dispatch);
+    LAZYADAM_ACQUIRE(&dispatch_once);
+}
+
+int lazyadam_backend_available(lazyadam_backend b)
+{
+    if (!valid_backend(b))
+        return 0;
+    dispatch_ready();
+    return b == LAZYADAM_BACKEND_AUTO || runnable[b] != NULL;
 }
 
 lazyadam_backend lazyadam_backend_resolve(const lazyadam_config *cfg)
 {
     if (!cfg || !valid_backend(cfg->backend))
         return LAZYADAM_BACKEND_AUTO;
-    if (cfg->backend != LAZYADAM_BACKEND_AUTO)
-        return lazyadam_backend_available(cfg->backend) ? cfg->backend : LAZYADAM_BACKEND_AUTO;
-    pthread_once(&auto_once, init_auto);
-    LAZYADAM_ACQUIRE(&auto_once);
-    return auto_backend;
+    dispatch_ready();
+    lazyadam_backend b = cfg->backend == LAZYADAM_BACKEND_AUTO ? auto_backend : cfg->backend;
+    return runnable[b] ? b : LAZYADAM_BACKEND_AUTO;
 }
 
 const lazyadam_kernels *lazyadam_kernels_for(const lazyadam_config *cfg)
 {
-    lazyadam_backend b = lazyadam_backend_resolve(cfg);
-    return b == LAZYADAM_BACKEND_AUTO ? NULL : table[b];
+    if (!cfg || !valid_backend(cfg->backend))
+        return NULL;
+    dispatch_ready();
+    return runnable[cfg->backend];
 }

@@ -30,7 +30,8 @@ lazyadam_scalars lazyadam_make_scalars(const lazyadam_config *cfg, int64_t step)
 double lazyadam_bias_correction(float beta, int64_t step);
 
 /* validate.c — argument checks shared by every entry point. */
-lazyadam_status lazyadam_check_config(const lazyadam_config *cfg);
+/* The config's values and backend; sets *k to the backend's kernels when it returns OK. */
+lazyadam_status lazyadam_check_config(const lazyadam_config *cfg, const lazyadam_kernels **k);
 lazyadam_status lazyadam_check_step(int64_t step);
 /* n elements of `elem` bytes each fit in size_t (and a, b multiply without overflow). */
 int lazyadam_size_ok(size_t a, size_t b, size_t elem);
@@ -47,10 +48,20 @@ typedef struct lazyadam_range {
     uintptr_t lo, hi;   /* [lo, hi) */
     int writable;
 } lazyadam_range;
-/* Adds [ptr, ptr+bytes) to r[*count] when bytes > 0 and ptr != NULL. */
-void lazyadam_range_add(lazyadam_range *r, size_t *count, const void *ptr, size_t bytes,
-        int writable);
-/* E_ALIAS if a writable range overlaps any other range. Sorts r in place. */
+/* Adds [ptr, ptr+bytes) to r[*count] when bytes > 0 and ptr != NULL. Inline: a dense call
+ * adds four ranges, and the calls cost more than the work. */
+static inline void lazyadam_range_add(lazyadam_range *r, size_t *count, const void *ptr,
+        size_t bytes, int writable)
+{
+    if (!ptr || bytes == 0)
+        return;
+    uintptr_t lo = (uintptr_t)ptr;
+    /* A range that wraps the address space is clamped; it overlaps everything above. */
+    uintptr_t hi = (bytes > UINTPTR_MAX - lo) ? UINTPTR_MAX : lo + bytes;
+    r[*count] = (lazyadam_range){ lo, hi, writable };
+    (*count)++;
+}
+/* E_ALIAS if a writable range overlaps any other range. May reorder r. */
 lazyadam_status lazyadam_check_ranges(lazyadam_range *r, size_t count);
 
 /* dispatch.c — the backend table. */

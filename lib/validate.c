@@ -6,7 +6,7 @@
 
 #define LAZYADAM_KNOWN_FLAGS (LAZYADAM_AMSGRAD | LAZYADAM_ADAMW | LAZYADAM_MAXIMIZE)
 
-lazyadam_status lazyadam_check_config(const lazyadam_config *cfg)
+lazyadam_status lazyadam_check_config(const lazyadam_config *cfg, const lazyadam_kernels **k)
 {
     if (!cfg)
         return LAZYADAM_E_NULL;
@@ -24,7 +24,7 @@ lazyadam_status lazyadam_check_config(const lazyadam_config *cfg)
         return LAZYADAM_E_HPARAM;
     if (cfg->num_threads < 0)
         return LAZYADAM_E_HPARAM;
-    if (!lazyadam_kernels_for(cfg))
+    if (!(*k = lazyadam_kernels_for(cfg)))
         return LAZYADAM_E_BACKEND;
     return LAZYADAM_OK;
 }
@@ -40,20 +40,6 @@ int lazyadam_size_ok(size_t a, size_t b, size_t elem)
         return 0;
     size_t ab = a * b;
     return elem == 0 || ab <= SIZE_MAX / elem;
-}
-
-void lazyadam_range_add(lazyadam_range *r, size_t *count, const void *ptr, size_t bytes,
-        int writable)
-{
-    if (!ptr || bytes == 0)
-        return;
-    uintptr_t lo = (uintptr_t)ptr;
-    /* A range that wraps the address space is clamped; it overlaps everything above. */
-    uintptr_t hi = (bytes > UINTPTR_MAX - lo) ? UINTPTR_MAX : lo + bytes;
-    r[*count].lo = lo;
-    r[*count].hi = hi;
-    r[*count].writable = writable;
-    (*count)++;
 }
 
 static int range_cmp(const void *a, const void *b)
@@ -108,8 +94,19 @@ static int runs_disjoint(const lazyadam_range *r, size_t count, const size_t *st
 }
 
 
+/* Up to this many ranges (a dense or sparse call's own buffers) are checked pair by pair:
+ * fewer steps than finding the runs, for at most 28 pairs. */
+#define PAIRWISE_MAX 8
+
 lazyadam_status lazyadam_check_ranges(lazyadam_range *r, size_t count)
 {
+    if (count <= PAIRWISE_MAX) {
+        for (size_t i = 1; i < count; i++)
+            for (size_t j = 0; j < i; j++)
+                if ((r[i].writable | r[j].writable) && r[i].lo < r[j].hi && r[j].lo < r[i].hi)
+                    return LAZYADAM_E_ALIAS;
+        return LAZYADAM_OK;
+    }
     /* Callers list ranges buffer kind by buffer kind (all params, then all grads, ...),
      * and a trainer's tensors usually sit in address order, so the list is a few
      * ascending runs: merge them with a k-way sweep in O(count * runs) instead of
@@ -153,7 +150,7 @@ lazyadam_status lazyadam_check_sparse(const lazyadam_config *cfg, int64_t step, 
         size_t dim, float *param, float *m, float *v, float *vmax, int64_t *last_step,
         size_t nnz, const int64_t *indices, const float *values, const lazyadam_kernels **k)
 {
-    lazyadam_status st = lazyadam_check_config(cfg);
+    lazyadam_status st = lazyadam_check_config(cfg, k);
     if (st != LAZYADAM_OK)
         return st;
     if ((st = lazyadam_check_step(step)) != LAZYADAM_OK)
@@ -185,6 +182,5 @@ lazyadam_status lazyadam_check_sparse(const lazyadam_config *cfg, int64_t step, 
     for (size_t i = 0; i < nnz; i++)
         if (indices[i] < 0 || (uint64_t)indices[i] >= (uint64_t)rows)
             return LAZYADAM_E_INDEX;
-    *k = lazyadam_kernels_for(cfg);
     return LAZYADAM_OK;
 }

@@ -1,6 +1,8 @@
 /* The overlap check behind E_ALIAS (lib/validate.c) against brute force, on random
  * range lists shaped to reach each of its paths: disjoint ascending runs, a few
- * interleaved runs (k-way sweep), and unordered lists (sort). */
+ * interleaved runs (k-way sweep), unordered lists (sort), and lists of one call's own
+ * buffers (up to 8, checked pair by pair), packed close so that they often touch or
+ * overlap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +23,14 @@ int main(void)
 {
     rng g = { harness_seed("test_ranges") };
     tally t = { 0, 0, 0 };
-    int aliased[3] = { 0 }, total[3] = { 0 };
+    int aliased[4] = { 0 }, total[4] = { 0 };
     for (int iter = 0; iter < 3000; iter++) {
-        int shape = iter % 3;
-        size_t runs = 1 + rng_below(&g, shape == 2 ? 40 : 6), each = 1 + rng_below(&g, 30);
+        int shape = iter % 4;
+        size_t runs = 1 + rng_below(&g, shape == 3 ? 8 : shape == 2 ? 40 : 6);
+        size_t each = shape == 3 ? 1 : 1 + rng_below(&g, 30);
         size_t n = runs * each;
         lazyadam_range *r = malloc(n * sizeof *r), *copy = malloc(n * sizeof *r);
-        uintptr_t spread = shape == 0 ? 1000000 : 20000 * n;
+        uintptr_t spread = shape == 0 ? 1000000 : shape == 3 ? 150 * n : 20000 * n;
         for (size_t k = 0; k < runs; k++) {
             uintptr_t at = 4096 + (shape == 0 ? k * spread * 40 : rng_below(&g, spread));
             int writable = rng_below(&g, 4) != 0;
@@ -49,7 +52,7 @@ int main(void)
                 r[j].hi = r[j].lo + len;
             }
         }
-        if (shape == 2)   /* shuffle */
+        if (shape >= 2)   /* shuffle */
             for (size_t i = n - 1; i > 0; i--) {
                 size_t j = rng_below(&g, i + 1);
                 lazyadam_range x = r[i]; r[i] = r[j]; r[j] = x;
@@ -64,7 +67,7 @@ int main(void)
         free(r);
         free(copy);
     }
-    for (int s = 0; s < 3; s++)
+    for (int s = 0; s < 4; s++)
         printf("shape %d: %d of %d lists overlap\n", s, aliased[s], total[s]);
     return tally_finish(&t);
 }
