@@ -25,7 +25,9 @@ echo "== lazyadam-bench targets, in pairs ($reps interleaved repetitions)"
 mv "$out/targets.json.tmp" "$out/targets.json"
 echo "== PyTorch peer (scripts/bench_torch.py)"
 quick=(); [ "$profile" = quick ] && quick=(--quick)
-/usr/bin/python3 "$root/scripts/bench_torch.py" "$out/torch.json.tmp" "${quick[@]}"
+# The shared library, for the peer targets measured in pairs (absent in a static build).
+lib=(); [ -f "$build/lib/liblazyadam.so" ] && lib=(--lib "$build/lib/liblazyadam.so")
+/usr/bin/python3 "$root/scripts/bench_torch.py" "$out/torch.json.tmp" "${quick[@]}" "${lib[@]}"
 mv "$out/torch.json.tmp" "$out/torch.json"
 echo "== report"
 (cd "$root" && /usr/bin/python3 scripts/report.py results/bench.json results/torch.json results)
