@@ -134,7 +134,9 @@ Targets: 2^25 against the roofline loop ≥ 0.95; 2^15 against the plain loop �
 
 Targets: multi ≥ 0.8 of one call; lazy ≥ 0.6 of dense Adam (the row after it has no
 target); ≥ 5× torch Adam; ≥ 8× SparseAdam; exact LazyAdam ≥ 2× (uniform) and ≥ 5× (Zipf)
-`adam_sparse_step` per step.
+`adam_sparse_step` per step. The two PyTorch figures are measured in pairs in
+`scripts/bench_torch.py`'s process from 0432e3c on; before it they set PyTorch's medians
+against the main pass, minutes apart, and SparseAdam reused one gradient's rows every step.
 
 {table(rows, SPARSE)}
 
