@@ -6,8 +6,8 @@
 int bench_group_indices(int method, size_t nnz, const int64_t *indices, size_t rows)
 {
     lazyadam_groups g;
-    lazyadam_status st = method == 0 ? lazyadam_group_sorted(nnz, indices, rows, &g)
-                                     : lazyadam_group_hashed(nnz, indices, &g);
+    lazyadam_status st = method == 1 ? lazyadam_group_hashed(nnz, indices, &g)
+                                     : lazyadam_group_sorted(nnz, indices, rows, method == 2 ? 2 : 1, &g);
     if (st != LAZYADAM_OK)
         return -1;
     int distinct = (int)g.count;

@@ -5,7 +5,9 @@
  * Two methods, picked by measurement (lazyadam-bench group/ and lazy_step/, README
  * "Sparse de-duplication"): a stable LSD radix sort on the row index, which yields the rows
  * in ascending order, and an open-addressing hash table, which yields them in order of
- * first appearance and touches each index once. */
+ * first appearance and touches each index once. From SORT_TEAM_MIN indices a thread the
+ * sort runs on the team that will update the rows. */
+#include <omp.h>
 #include <string.h>
 
 #include "internal.h"
@@ -51,13 +53,19 @@ static inline __attribute__((always_inline)) uint64_t row_of(size_t x, int packe
     return packed ? (uint64_t)x >> pos_bits : (uint64_t)indices[x];
 }
 
-/* The sort and the walk that turns the sorted words into g's groups. The histograms of
- * every digit are counted in one read of the indices, as the words are made; a digit all
- * words share needs no pass. */
-static inline __attribute__((always_inline)) void sort_words(size_t nnz,
+/* The radix digit d of a sort word. */
+static inline __attribute__((always_inline)) size_t digit_of(size_t x, int d, int packed,
+        int pos_bits, const int64_t *indices)
+{
+    return (row_of(x, packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1);
+}
+
+/* The sort on one thread: the words made in a, sorted through b; returns the buffer that
+ * holds them sorted (the other is free). The histograms of every digit are counted in one
+ * read of the indices, as the words are made; a digit all words share needs no pass. */
+static inline __attribute__((always_inline)) size_t *sort_words(size_t nnz,
         const int64_t *restrict indices, int key_bits, int pos_bits, int packed,
-        size_t *a, size_t *b, size_t *restrict start, size_t (*restrict hist)[RADIX_SIZE],
-        lazyadam_groups *g)
+        size_t *a, size_t *b, size_t (*restrict hist)[RADIX_SIZE])
 {
     int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
     memset(hist, 0, (size_t)digits * sizeof *hist);
@@ -69,7 +77,7 @@ static inline __attribute__((always_inline)) void sort_words(size_t nnz,
     }
     for (int d = 0; d < digits; d++) {
         size_t *h = hist[d], sum = 0;
-        if (nnz > 0 && h[(row_of(a[0], packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)] == nnz)
+        if (nnz > 0 && h[digit_of(a[0], d, packed, pos_bits, indices)] == nnz)
             continue;
         for (size_t x = 0; x < RADIX_SIZE; x++) {
             size_t c = h[x];
@@ -80,28 +88,89 @@ static inline __attribute__((always_inline)) void sort_words(size_t nnz,
         const size_t *restrict from = a;
         size_t *restrict to = b;
         for (size_t i = 0; i < nnz; i++)
-            to[h[(row_of(from[i], packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = from[i];
+            to[h[digit_of(from[i], d, packed, pos_bits, indices)]++] = from[i];
         size_t *t = a; a = b; b = t;
     }
-    /* a: the sorted words, read once each and overwritten with their positions;
-     * b: free, and 8 bytes an index, so it takes the distinct rows. */
-    int64_t *row = (int64_t *)b;
+    return a;
+}
+
+/* The same sort of packed words on a team of T, each thread on its own slice of the
+ * words: per digit, every thread counts its slice, computes where each of its words goes
+ * (after every word of a lower digit, and after the same digit's words in the slices
+ * before its own), and moves them. The order this leaves is the one ascending order of the
+ * distinct words, whatever T: the caller's groups, bit for bit. Threads write into the
+ * same buckets, so a team pays only where the buckets are long (SORT_TEAM_MIN). hist
+ * holds 2 T histograms: each thread's counts, then its offsets. Returns the buffer that
+ * holds the sorted words. */
+static size_t *sort_words_team(size_t nnz, const int64_t *restrict indices, int key_bits,
+        int pos_bits, size_t *a, size_t *b, size_t (*restrict hist)[RADIX_SIZE], int T)
+{
+    int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
+    size_t *sorted = a;
+    #pragma omp parallel num_threads(T)
+    {
+        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        size_t lo = nnz * t / nt, hi = nnz * (t + 1) / nt;
+        size_t *restrict mine = hist[t], *restrict off = hist[nt + t];
+        size_t *from = a, *to = b;
+        for (size_t i = lo; i < hi; i++)
+            a[i] = (size_t)indices[i] << pos_bits | i;
+        for (int d = 0; d < digits; d++) {
+            memset(mine, 0, sizeof hist[0]);
+            for (size_t i = lo; i < hi; i++)
+                mine[digit_of(from[i], d, 1, pos_bits, indices)]++;
+            #pragma omp barrier
+            int all_one = 0;
+            size_t sum = 0;
+            for (size_t x = 0; x < RADIX_SIZE; x++) {
+                size_t total = 0, before = 0;
+                for (size_t u = 0; u < nt; u++) {
+                    total += hist[u][x];
+                    before += u < t ? hist[u][x] : 0;
+                }
+                all_one |= total == nnz;
+                off[x] = sum + before;
+                sum += total;
+            }
+            /* every thread sees the same totals, so all skip together */
+            if (!all_one)
+                for (size_t i = lo; i < hi; i++)
+                    to[off[digit_of(from[i], d, 1, pos_bits, indices)]++] = from[i];
+            #pragma omp barrier   /* the moves done, and every thread's counts read */
+            if (!all_one) {
+                size_t *x = from; from = to; to = x;
+            }
+        }
+        if (t == 0)
+            sorted = from;
+    }
+    return sorted;
+}
+
+/* The walk that turns the sorted words into g's groups: the words, read once each and
+ * overwritten with their positions, become src; `free_buf`, 8 bytes an index, takes the
+ * distinct rows. */
+static inline __attribute__((always_inline)) void walk_groups(size_t nnz,
+        const int64_t *indices, int pos_bits, int packed, size_t *words, size_t *free_buf,
+        size_t *restrict start, lazyadam_groups *g)
+{
+    int64_t *row = (int64_t *)free_buf;
     size_t count = 0, pos_mask = packed && pos_bits ? SIZE_MAX >> (sizeof(size_t) * 8 - (size_t)pos_bits) : 0;
     for (size_t i = 0; i < nnz; i++) {
-        int64_t key = (int64_t)row_of(a[i], packed, pos_bits, indices);
+        int64_t key = (int64_t)row_of(words[i], packed, pos_bits, indices);
         if (count == 0 || key != row[count - 1]) {
             row[count] = key;
             start[count] = i;
             count++;
         }
         if (packed)
-            a[i] &= pos_mask;
+            words[i] &= pos_mask;
     }
     start[count] = nnz;
     g->count = count;
     g->row = row;
     g->start = start;
-    g->src = a;
+    g->src = words;
 }
 
 /* Sorted grouping: a stable LSD radix sort on the row index. Each element is one word:
@@ -114,8 +183,13 @@ static inline __attribute__((always_inline)) void sort_words(size_t nnz,
  * which stays under glibc's largest mmap threshold (32 MB), so repeated calls reuse the
  * heap instead of faulting in fresh pages; past about 1.4 million indices the allocator
  * keeps the block itself (lib/alloc.c; README "Sparse de-duplication"). */
+/* From this many indices a thread, the sort runs on the team that will update the rows,
+ * at most SORT_TEAM_MAX threads (README "Sparse de-duplication"). */
+#define SORT_TEAM_MIN 32768
+#define SORT_TEAM_MAX 8
+
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
-        lazyadam_groups *g)
+        int threads, lazyadam_groups *g)
 {
     memset(g, 0, sizeof *g);
     if (nnz > (SIZE_MAX - 65536) / 32)   /* 24 bytes an index could not be allocated */
@@ -127,18 +201,30 @@ lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t
     /* a histogram per digit the table's rows have (16 KB each), not per digit of 64 bits:
      * 32 KB for a table of up to 4M rows, where all six took 96 KB */
     size_t digits = (size_t)(key_bits + RADIX_BITS - 1) / RADIX_BITS;
-    size_t hist_bytes = (digits ? digits : 1) * RADIX_SIZE * sizeof(size_t);
+    int width = (int)(sizeof(size_t) * 8), packed = key_bits + pos_bits <= width && pos_bits < width;
+    size_t most = nnz / SORT_TEAM_MIN;
+    int T = !packed || threads < 2 || most < 2 ? 1 : threads < (int)most ? threads : (int)most;
+    T = T < SORT_TEAM_MAX ? T : SORT_TEAM_MAX;
+    size_t hists = T > 1 ? 2 * (size_t)T : digits ? digits : 1;   /* sort_words_team's 2 T */
+    size_t hist_bytes = hists * RADIX_SIZE * sizeof(size_t);
     char *mem = lazyadam_alloc(2 * n8 + n_start + hist_bytes);
     if (!mem)
         return LAZYADAM_E_NOMEM;
     size_t *a = (size_t *)mem, *b = (size_t *)(mem + n8), *start = (size_t *)(mem + 2 * n8);
     size_t (*hist)[RADIX_SIZE] = (size_t (*)[RADIX_SIZE])(mem + 2 * n8 + n_start);
 
-    int width = (int)(sizeof(size_t) * 8);
-    if (key_bits + pos_bits <= width && pos_bits < width)
-        sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, start, hist, g);
+    size_t *words;
+    if (T > 1)
+        words = sort_words_team(nnz, indices, key_bits, pos_bits, a, b, hist, T);
+    else if (packed)
+        words = sort_words(nnz, indices, key_bits, pos_bits, 1, a, b, hist);
     else
-        sort_words(nnz, indices, key_bits, pos_bits, 0, a, b, start, hist, g);
+        words = sort_words(nnz, indices, key_bits, pos_bits, 0, a, b, hist);
+    /* packed is a constant in each walk, as in each sort */
+    if (packed)
+        walk_groups(nnz, indices, pos_bits, 1, words, words == a ? b : a, start, g);
+    else
+        walk_groups(nnz, indices, pos_bits, 0, words, words == a ? b : a, start, g);
     g->mem = mem;
     return LAZYADAM_OK;
 }
@@ -229,7 +315,7 @@ lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_
     int sort = sorted || nnz >= SORT_MIN_NNZ || threads > 1;
     if (!sort)
         return lazyadam_group_hashed(nnz, indices, out);
-    return lazyadam_group_sorted(nnz, indices, rows, out);
+    return lazyadam_group_sorted(nnz, indices, rows, threads, out);
 }
 
 void lazyadam_groups_free(lazyadam_groups *g)

@@ -158,9 +158,10 @@ lazyadam_status lazyadam_group_indices(size_t nnz, const int64_t *indices, size_
         int sorted, int threads, lazyadam_groups *out);
 void lazyadam_groups_free(lazyadam_groups *g);
 /* The two methods behind it (rows ascending / in order of first appearance). The hash
- * takes nnz < 2^31 (E_SIZE above: its slots hold 32-bit group numbers). */
+ * takes nnz < 2^31 (E_SIZE above: its slots hold 32-bit group numbers). The sort runs on
+ * up to `threads` threads where nnz is large enough; its result does not depend on them. */
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
-        lazyadam_groups *out);
+        int threads, lazyadam_groups *out);
 lazyadam_status lazyadam_group_hashed(size_t nnz, const int64_t *indices, lazyadam_groups *out);
 
 /* sparse.c — the update of the rows a sparse gradient names (LazyAdam and exact
