@@ -391,7 +391,7 @@ def main():
             w(f"| {r['plain'][0]} | {r['plain'][1]} | {r['f']['steps']} | {r['ms_per_step']:.2f} |")
     w("")
     w("## Index grouping (lib/dedup.c): radix sort against hashing\n")
-    w("The sort on a team of two runs where a sparse call's rows are updated on a team.\n")
+    w("From 65,536 indices a sparse call on a team sorts on that team (\"sort, 2 threads\": on two).\n")
     w("| rows | nnz | sort | sort, 2 threads | hash |\n|---|---|---|---|---|")
     for r in rows:
         if r["kind"] == "group" and r["plain"] == ["sort"]:
