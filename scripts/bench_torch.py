@@ -47,17 +47,22 @@ def dense(n, count, foreach, threads, min_seconds):
     return timed(opt.step, min_seconds)
 
 
-def sparse(rows, dim, nnz, threads, min_seconds, dup=0.05):
-    torch.set_num_threads(threads)
-    emb = torch.nn.Parameter(torch.zeros(rows, dim))
-    opt = torch.optim.SparseAdam([emb], lr=1e-3)
-    gen = torch.Generator().manual_seed(1)
+def sparse_grad(gen, rows, dim, nnz, dup):
+    """nnz uniform random row indices (a share dup of them repeating the first), their
+    value rows, and the two as a sparse gradient: uncoalesced, as an embedding's backward
+    produces it (SparseAdam coalesces it)."""
     idx = torch.randint(0, rows, (nnz,), generator=gen)
     dups = torch.rand(nnz, generator=gen) < dup
     idx[dups] = idx[0]
     values = torch.randn(nnz, dim, generator=gen) * 1e-3
-    # Uncoalesced, as an embedding's backward produces it; SparseAdam coalesces it.
-    emb.grad = torch.sparse_coo_tensor(idx.unsqueeze(0), values, (rows, dim))
+    return idx, values, torch.sparse_coo_tensor(idx.unsqueeze(0), values, (rows, dim))
+
+
+def sparse(rows, dim, nnz, threads, min_seconds, dup=0.05):
+    torch.set_num_threads(threads)
+    emb = torch.nn.Parameter(torch.zeros(rows, dim))
+    opt = torch.optim.SparseAdam([emb], lr=1e-3)
+    emb.grad = sparse_grad(torch.Generator().manual_seed(1), rows, dim, nnz, dup)[2]
     return timed(opt.step, min_seconds)
 
 
@@ -152,14 +157,7 @@ def pair_sparse(lib, rows, dim, nnz, threads, count, seconds, sets=8, dup=0.05):
     emb = torch.nn.Parameter(torch.zeros(rows, dim))
     opt = torch.optim.SparseAdam([emb], lr=1e-3)
     gen = torch.Generator().manual_seed(2)
-    grads = []
-    for _ in range(sets):
-        idx = torch.randint(0, rows, (nnz,), generator=gen)
-        dups = torch.rand(nnz, generator=gen) < dup
-        idx[dups] = idx[0]
-        values = torch.randn(nnz, dim, generator=gen) * 1e-3
-        grads.append((idx.contiguous(), values.contiguous(),
-                      torch.sparse_coo_tensor(idx.unsqueeze(0), values, (rows, dim))))
+    grads = [sparse_grad(gen, rows, dim, nnz, dup) for _ in range(sets)]
     k = [0]
 
     def peer():
