@@ -191,8 +191,12 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
     if (st != LAZYADAM_OK || rows == 0)
         return st;
 
+    /* The team is chosen first so that a large grouping sorts on it (lib/dedup.c), as
+     * lazy_step's does; an array backend runs its own threads and groups on the caller. */
+    int T = k->array ? 1
+          : lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_DENSIFIED, rows, rows, dim, 0);
     lazyadam_groups g;
-    if ((st = lazyadam_group_indices(nnz, indices, rows, 1, 1, &g)) != LAZYADAM_OK)
+    if ((st = lazyadam_group_indices(nnz, indices, rows, 1, T, &g)) != LAZYADAM_OK)
         return st;
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array) {
@@ -200,7 +204,6 @@ lazyadam_status lazyadam_adam_sparse_step(const lazyadam_config *cfg, int64_t st
         lazyadam_groups_free(&g);
         return st;
     }
-    int T = lazyadam_sparse_threads(cfg, LAZYADAM_SPARSE_DENSIFIED, rows, rows, dim, 0);
     if (T == 1) {
         sparse_adam_rows(k, &g, 0, rows, dim, param, m, v, vmax, values, &s);
     } else {

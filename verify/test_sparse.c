@@ -122,11 +122,15 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                         cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
             }
     /* A table past the cache (5 MB a buffer) and 10,000 indices, for every config; then
-     * 3 threads, many duplicates, and more indices than rows on a small table. (The cases
+     * 3 threads, many duplicates, and more indices than rows on a small table; then
+     * groupings large enough to sort on the call's team (from 32,768 indices a thread:
+     * 2 threads of 3 at 70,000, all 3 at 100,000), through both entry points. (The cases
      * above hash their indices where the rows run on one thread and sort them on a team
      * or from 3,072 indices: lib/dedup.c.) */
-    static const struct { size_t rows, dim, nnz; int dups, threads; } big[] = {
-        { 20000, 64, 10000, 5, 2 }, { 20000, 64, 10000, 60, 3 }, { 3000, 3, 20000, 30, 3 },
+    static const struct { size_t rows, dim, nnz; int dups, threads, densified; } big[] = {
+        { 20000, 64, 10000, 5, 2, 0 }, { 20000, 64, 10000, 60, 3, 0 },
+        { 3000, 3, 20000, 30, 3, 0 }, { 5000, 8, 70000, 30, 3, 1 },
+        { 200000, 4, 100000, 5, 3, 1 },
     };
     for (size_t bi = 0; bi < sizeof big / sizeof big[0]; bi++)
         for (size_t c = 0; c < nv; c++) {
@@ -140,6 +144,13 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                     "rows=%zu dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
                     cv[c].name, big[bi].rows, big[bi].dim, big[bi].nnz, big[bi].dups,
                     big[bi].threads);
+            if (big[bi].densified)
+                tally_case(t, run_case(r, &cfg, lazyadam_adam_sparse_step,
+                        ref_adam_sparse_step, big[bi].rows, big[bi].dim, big[bi].nnz,
+                        big[bi].dups), "adam_sparse_step backend=%s config=%s rows=%zu "
+                        "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
+                        cv[c].name, big[bi].rows, big[bi].dim, big[bi].nnz, big[bi].dups,
+                        big[bi].threads);
         }
 }
 
