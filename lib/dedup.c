@@ -53,11 +53,29 @@ static inline __attribute__((always_inline)) uint64_t row_of(size_t x, int packe
     return packed ? (uint64_t)x >> pos_bits : (uint64_t)indices[x];
 }
 
-/* The radix digit d of a sort word. */
+/* The radix digit d of a sort word: in a packed word one shift (loop-invariant in a pass)
+ * past the position and the lower digits. */
 static inline __attribute__((always_inline)) size_t digit_of(size_t x, int d, int packed,
         int pos_bits, const int64_t *indices)
 {
-    return (row_of(x, packed, pos_bits, indices) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1);
+    if (packed)
+        return (x >> (pos_bits + d * RADIX_BITS)) & (RADIX_SIZE - 1);
+    return ((uint64_t)indices[x] >> (d * RADIX_BITS)) & (RADIX_SIZE - 1);
+}
+
+/* The words of the sort made in a, and every digit's histogram counted in the same read
+ * of the indices. Always inlined, with `digits` a constant where the caller can make it
+ * one. */
+static inline __attribute__((always_inline)) void make_words(size_t nnz,
+        const int64_t *restrict indices, int pos_bits, int packed, int digits, size_t *a,
+        size_t (*restrict hist)[RADIX_SIZE])
+{
+    for (size_t i = 0; i < nnz; i++) {
+        uint64_t key = (uint64_t)indices[i];
+        a[i] = packed ? (size_t)key << pos_bits | i : i;
+        for (int d = 0; d < digits; d++)
+            hist[d][(key >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+    }
 }
 
 /* The sort on one thread: the words made in a, sorted through b; returns the buffer that
@@ -69,11 +87,20 @@ static inline __attribute__((always_inline)) size_t *sort_words(size_t nnz,
 {
     int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;
     memset(hist, 0, (size_t)digits * sizeof *hist);
-    for (size_t i = 0; i < nnz; i++) {
-        uint64_t key = (uint64_t)indices[i];
-        a[i] = packed ? (size_t)key << pos_bits | i : i;
-        for (int d = 0; d < digits; d++)
-            hist[d][(key >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+    /* the loop over the digits unrolled for the common tables (up to 2^33 rows): left
+     * in, it took a fifth of a 10,000-index sort's instructions (callgrind) */
+    switch (digits) {
+    case 1:
+        make_words(nnz, indices, pos_bits, packed, 1, a, hist);
+        break;
+    case 2:
+        make_words(nnz, indices, pos_bits, packed, 2, a, hist);
+        break;
+    case 3:
+        make_words(nnz, indices, pos_bits, packed, 3, a, hist);
+        break;
+    default:
+        make_words(nnz, indices, pos_bits, packed, digits, a, hist);
     }
     for (int d = 0; d < digits; d++) {
         size_t *h = hist[d], sum = 0;
