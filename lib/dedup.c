@@ -200,6 +200,11 @@ static inline __attribute__((always_inline)) void walk_groups(size_t nnz,
     g->src = words;
 }
 
+/* From this many indices a thread, the sort runs on the team that will update the rows,
+ * at most SORT_TEAM_MAX threads (README "Sparse de-duplication"). */
+#define SORT_TEAM_MIN 32768
+#define SORT_TEAM_MAX 8
+
 /* Sorted grouping: a stable LSD radix sort on the row index. Each element is one word:
  * where the row's bits and the position's fit in a size_t together, the row above the
  * position (so each pass moves 8 bytes an index and the key needs no lookup); where they
@@ -210,11 +215,6 @@ static inline __attribute__((always_inline)) void walk_groups(size_t nnz,
  * which stays under glibc's largest mmap threshold (32 MB), so repeated calls reuse the
  * heap instead of faulting in fresh pages; past about 1.4 million indices the allocator
  * keeps the block itself (lib/alloc.c; README "Sparse de-duplication"). */
-/* From this many indices a thread, the sort runs on the team that will update the rows,
- * at most SORT_TEAM_MAX threads (README "Sparse de-duplication"). */
-#define SORT_TEAM_MIN 32768
-#define SORT_TEAM_MAX 8
-
 lazyadam_status lazyadam_group_sorted(size_t nnz, const int64_t *indices, size_t rows,
         int threads, lazyadam_groups *g)
 {
