@@ -93,6 +93,27 @@ static int run_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref
     return ok;
 }
 
+/* The two sparse entry points and their references, as the random cases run them. */
+enum { LAZY, DENSIFIED };
+static const struct {
+    const char *name;
+    sparse_fn fn;
+    ref_fn ref;
+} entry[] = {
+    [LAZY] = { "lazy_step", lazyadam_lazy_step, ref_lazy_step },
+    [DENSIFIED] = { "adam_sparse_step", lazyadam_adam_sparse_step, ref_adam_sparse_step },
+};
+
+/* run_case on entry point e, tallied with everything needed to find the case again. */
+static void entry_case(tally *t, rng *r, int e, const lazyadam_config *cfg,
+        const char *config_name, size_t rows, size_t dim, size_t nnz, int dups)
+{
+    tally_case(t, run_case(r, cfg, entry[e].fn, entry[e].ref, rows, dim, nnz, dups),
+            "%s backend=%s config=%s rows=%zu dim=%zu nnz=%zu dup=%d%% threads=%d",
+            entry[e].name, lazyadam_backend_name(cfg->backend), config_name, rows, dim, nnz,
+            dups, cfg->num_threads);
+}
+
 static void random_cases(tally *t, rng *r, lazyadam_backend be)
 {
     static const size_t rows_list[] = { 1, 7, 100, 3000 };
@@ -112,14 +133,8 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
                 size_t nnz_opts[] = { 0, 1, rows / 2 + 1, 3 * rows };
                 size_t nnz = nnz_opts[rng_below(r, 4)];
                 int dups = (int)rng_below(r, 60);
-                tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, rows, dim,
-                        nnz, dups), "lazy_step backend=%s config=%s rows=%zu dim=%zu nnz=%zu "
-                        "dup=%d%% threads=%d", lazyadam_backend_name(be), cv[c].name, rows,
-                        dim, nnz, dups, cfg.num_threads);
-                tally_case(t, run_case(r, &cfg, lazyadam_adam_sparse_step, ref_adam_sparse_step,
-                        rows, dim, nnz, dups), "adam_sparse_step backend=%s config=%s rows=%zu "
-                        "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
-                        cv[c].name, rows, dim, nnz, dups, cfg.num_threads);
+                entry_case(t, r, LAZY, &cfg, cv[c].name, rows, dim, nnz, dups);
+                entry_case(t, r, DENSIFIED, &cfg, cv[c].name, rows, dim, nnz, dups);
             }
     /* A table past the cache (5 MB a buffer) and 10,000 indices, for every config; then
      * 3 threads, many duplicates, and more indices than rows on a small table; then
@@ -139,18 +154,9 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
             lazyadam_config cfg = cv[c].cfg;
             cfg.backend = be;
             cfg.num_threads = big[bi].threads;
-            tally_case(t, run_case(r, &cfg, lazyadam_lazy_step, ref_lazy_step, big[bi].rows,
-                    big[bi].dim, big[bi].nnz, big[bi].dups), "lazy_step backend=%s config=%s "
-                    "rows=%zu dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
-                    cv[c].name, big[bi].rows, big[bi].dim, big[bi].nnz, big[bi].dups,
-                    big[bi].threads);
-            if (big[bi].densified)
-                tally_case(t, run_case(r, &cfg, lazyadam_adam_sparse_step,
-                        ref_adam_sparse_step, big[bi].rows, big[bi].dim, big[bi].nnz,
-                        big[bi].dups), "adam_sparse_step backend=%s config=%s rows=%zu "
-                        "dim=%zu nnz=%zu dup=%d%% threads=%d", lazyadam_backend_name(be),
-                        cv[c].name, big[bi].rows, big[bi].dim, big[bi].nnz, big[bi].dups,
-                        big[bi].threads);
+            for (int e = LAZY; e <= (big[bi].densified ? DENSIFIED : LAZY); e++)
+                entry_case(t, r, e, &cfg, cv[c].name, big[bi].rows, big[bi].dim,
+                        big[bi].nnz, big[bi].dups);
         }
 }
 
