@@ -104,8 +104,10 @@ uint64_t ulp_distance(float a, float b)
         return 0;
     if (isnan(a) || isnan(b))
         return UINT64_MAX;
+    /* Different bits are never 0 apart, so tol_ulp 0 stays bitwise: +0 and -0 map to the
+     * same ordered value and count as 1 ulp apart. */
     int64_t d = ordered(a) - ordered(b);
-    return (uint64_t)(d < 0 ? -d : d);
+    return d == 0 ? 1 : (uint64_t)(d < 0 ? -d : d);
 }
 
 size_t compare_floats(const char *what, const float *want, const float *got, size_t n,

@@ -31,7 +31,8 @@ gbuf gbuf_new(size_t n, size_t offset);
 void gbuf_free(gbuf *b);
 int gbuf_guards_ok(const gbuf *b);                  /* 1 when both canaries are intact */
 
-/* Order-preserving distance in units in the last place (NaN vs NaN of same bits: 0). */
+/* Order-preserving distance in units in the last place: 0 only for the same bits (NaN vs
+ * NaN of other bits: UINT64_MAX; +0 vs -0: 1). */
 uint64_t ulp_distance(float a, float b);
 /* Compares got with want element by element. tol_ulp 0 means bitwise. Prints the first
  * few mismatches (index, expected, got, ULP distance) under `what`; returns the number of
