@@ -77,6 +77,10 @@ static int ams_nan_vmax(const after *a)
 {
     return isnan(a->x[0]) && isnan(a->p[0]) && isfinite(a->m[0]) && isfinite(a->v[0]);
 }
+static int max_minus_zero(const after *a)
+{
+    return a->m[0] == 0.0f && signbit(a->m[0]) && a->p[0] == a->p0[0];
+}
 static int ams_minus_zero(const after *a)
 {
     return a->x[0] == 0.0f && signbit(a->x[0]) && a->p[0] == a->p0[0];
@@ -86,7 +90,7 @@ int main(void)
 {
     tally t = { 0, 0, 0 };
     lazyadam_config d = lazyadam_default_config();
-    lazyadam_config eps0 = d, b0 = d, l0 = d, aw = d, b1 = d, l2 = d, ams = d;
+    lazyadam_config eps0 = d, b0 = d, l0 = d, aw = d, b1 = d, l2 = d, ams = d, max = d;
     eps0.eps = 0.0f;
     b0.beta1 = 0.0f; b0.beta2 = 0.0f;
     l0.lr = 0.0f;
@@ -94,6 +98,7 @@ int main(void)
     b1.beta1 = 0.99999994f;
     l2.weight_decay = 0.1f;
     ams.flags = LAZYADAM_AMSGRAD;
+    max.flags = LAZYADAM_MAXIMIZE;
     const edge edges[] = {
         { "NaN gradient", "p, m, v become NaN in that element (no fix-up)", d, 1, 1.0f, NAN, 0.0f, 0.0f, 0.0f, nan_all },
         { "NaN parameter with L2 decay", "g + wd*p is NaN: p, m, v NaN", l2, 1, NAN, 0.1f, 0.0f, 0.0f, 0.0f, nan_all },
@@ -107,6 +112,7 @@ int main(void)
         { "step = INT64_MAX", "beta^step = 0, bias corrections are 1: p moves by lr*m/(sqrt(v)+eps)", d, INT64_MAX, 1.0f, 0.1f, 0.05f, 0.01f, 0.0f, step_max },
         { "beta1 = 0.99999994 at step 1", "1 - beta1^1 = 6e-8: a very large but finite step", b1, 1, 1.0f, 0.1f, 0.0f, 0.0f, 0.0f, beta1_near1 },
         { "AdamW with lr*wd = 3", "decay = 1 - 3 = -2 (valid hyper-parameters): p changes sign", aw, 1, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, adamw_flip },
+        { "MAXIMIZE, gradient +0, m = -0", "g = -(+0) = -0 flips the sign bit, so m = -0 + -0 stays -0; p unchanged", max, 1, 1.0f, 0.0f, -0.0f, 0.0f, 0.0f, max_minus_zero },
         { "AMSGrad, NaN gradient", "v is NaN, vmax keeps its value (NaN > vmax is false); m, p NaN", ams, 1, 1.0f, NAN, 0.0f, 0.0f, 0.5f, ams_nan_grad },
         { "AMSGrad, vmax NaN", "v > NaN is false: vmax stays NaN, so p is NaN; m, v finite", ams, 1, 1.0f, 0.1f, 0.0f, 0.0f, NAN, ams_nan_vmax },
         { "AMSGrad, vmax -0, zero gradient and moments", "v = +0 is not > -0: vmax keeps -0; p unchanged", ams, 1, 1.0f, 0.0f, 0.0f, 0.0f, -0.0f, ams_minus_zero },

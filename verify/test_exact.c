@@ -103,14 +103,18 @@ static int run_sequence(rng *r, const lazyadam_config *cfg, enum pattern pat, si
 }
 
 /* A row whose m and v (and vmax) are +0 is left as it is when its zero-gradient steps
- * are the identity (lib/exact.c skips them). Two cases where they are not, with every
- * other condition of the skip met: a NaN parameter (Adam's p - 0 quiets a signalling
- * NaN), and an alpha that overflows to +Inf (alpha * 0 is NaN, so p becomes NaN). Rows 1
- * to 5 start at zero moments and wait; row 0 moves every step, row 1 returns at step 4,
- * the rest only at the flush. Exact LazyAdam, flushed, must be Adam bit for bit. */
+ * are the identity (lib/exact.c skips them). Three cases where they are not: a NaN
+ * parameter (Adam's p - 0 quiets a signalling NaN), and an alpha that overflows to +Inf
+ * (alpha * 0 is NaN, so p becomes NaN), each with every other condition of the skip met;
+ * and moments of -0, equal to zero but not its bits, which a zero-gradient step turns
+ * into +0 (beta * -0 + (1 - beta) * +0), so the replay must run, with a gradient of +0
+ * (a gradient of -0 would leave m at -0). Rows 1 to 5 start at `moment` and wait; row 0
+ * moves every step, row 1 returns at step 4, the rest only at the flush. Exact LazyAdam,
+ * flushed, must be Adam bit for bit. */
 enum { ZR_ROWS = 6, ZR_DIM = 37 };   /* ZR_DIM: vector lanes and a scalar tail */
 
-static int zero_rows_not_identity(const lazyadam_config *cfg, const float *row_p)
+static int zero_rows_not_identity(const lazyadam_config *cfg, const float *row_p,
+        float moment)
 {
     enum { ROWS = ZR_ROWS, DIM = ZR_DIM, STEPS = 6 };
     int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
@@ -119,9 +123,9 @@ static int zero_rows_not_identity(const lazyadam_config *cfg, const float *row_p
     for (size_t j = 0; j < (size_t)ROWS * DIM; j++) {
         size_t row = j / DIM, col = j % DIM;
         a[0][j] = row == 0 ? 0.5f : row_p[(row - 1) * DIM + col];
-        a[1][j] = row == 0 ? 0.01f : 0.0f;
-        a[2][j] = row == 0 ? 1e-4f : 0.0f;
-        a[3][j] = row == 0 ? 2e-4f : 0.0f;
+        a[1][j] = row == 0 ? 0.01f : moment;
+        a[2][j] = row == 0 ? 1e-4f : moment;
+        a[3][j] = row == 0 ? 2e-4f : moment;
     }
     memcpy(b, a, sizeof a);
     int ok = 1;
@@ -153,7 +157,7 @@ static float bits_float(uint32_t u)
 static void zero_rows_cases(tally *t, lazyadam_backend be)
 {
     enum { DIM = ZR_DIM };
-    static float row_p[(ZR_ROWS - 1) * DIM];
+    static float row_p[(ZR_ROWS - 1) * DIM], finite_p[(ZR_ROWS - 1) * DIM];
     /* the params of rows 1-5: a signalling NaN of each sign, a quiet NaN with a payload,
      * those and -0 among finite values, and finite values alone */
     const float special[4] = { bits_float(0x7f800001u), bits_float(0xff812345u),
@@ -162,26 +166,30 @@ static void zero_rows_cases(tally *t, lazyadam_backend be)
         size_t row = j / DIM, col = j % DIM;
         row_p[j] = row < 3 ? special[row] : row == 3 && col % 3 == 0 ? special[col % 4]
                  : 0.25f - 0.01f * (float)col;
+        finite_p[j] = 0.25f - 0.01f * (float)col - 0.1f * (float)row;
     }
-    lazyadam_config nan_cfg = lazyadam_default_config(), inf_cfg = nan_cfg;
+    lazyadam_config dflt = lazyadam_default_config(), inf_cfg = dflt;
     /* alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t) overflows float for every t here */
     inf_cfg.lr = 3e38f;
     inf_cfg.beta1 = 0.99999994f;
-    struct { const char *name; lazyadam_config cfg; } cases[] = {
-        { "NaN params", nan_cfg },
-        { "NaN params, amsgrad, plain", nan_cfg },
-        { "alpha +Inf", inf_cfg },
-        { "alpha +Inf, plain", inf_cfg },
+    struct { const char *name; lazyadam_config cfg; const float *p; float moment; } cases[] = {
+        { "NaN params", dflt, row_p, 0.0f },
+        { "NaN params, amsgrad, plain", dflt, row_p, 0.0f },
+        { "alpha +Inf", inf_cfg, row_p, 0.0f },
+        { "alpha +Inf, plain", inf_cfg, row_p, 0.0f },
+        { "moments -0", dflt, finite_p, -0.0f },
+        { "moments -0, amsgrad", dflt, finite_p, -0.0f },
     };
     cases[1].cfg.flags = LAZYADAM_AMSGRAD;
     cases[1].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
     cases[3].cfg.eps_mode = LAZYADAM_EPS_PLAIN;
+    cases[5].cfg.flags = LAZYADAM_AMSGRAD;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int threads = 1; threads <= 2; threads++) {
             lazyadam_config cfg = cases[c].cfg;
             cfg.backend = be;
             cfg.num_threads = threads;
-            tally_case(t, zero_rows_not_identity(&cfg, row_p),
+            tally_case(t, zero_rows_not_identity(&cfg, cases[c].p, cases[c].moment),
                     "exact == adam_sparse on zero-moment rows whose zero-gradient step is not "
                     "the identity: %s backend=%s threads=%d", cases[c].name,
                     lazyadam_backend_name(be), threads);
