@@ -39,6 +39,8 @@ static const profile profiles[] = {
         LAZYADAM_BACKEND_AVX2 },
     { "AVX2 CPU, OS has XSAVE off (OSXSAVE clear)", 16, ECX_AVX, 0,
         EBX7_AVX2 | EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
+    { "OSXSAVE clear: an XCR0 word (never read then, xgetbv would fault) is ignored", 16,
+        ECX_AVX, XCR0_AVX512, EBX7_AVX2 | EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
     { "AVX2 CPU, OS saves XMM only", 16, ECX_OSXSAVE | ECX_AVX, 0x3, EBX7_AVX2, 0, 0,
         LAZYADAM_BACKEND_SCALAR },
     { "cpuid stops below leaf 7 (leaf-7 bits are then not to be read)", 6, ECX_OSXSAVE | ECX_AVX, XCR0_SSE_AVX,
