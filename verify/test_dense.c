@@ -1,7 +1,9 @@
 /* lazyadam_adam_step and lazyadam_adam_step_multi, bitwise against reference/, for
  * every backend this CPU runs, every configuration variant, sizes that straddle the
  * vector tiles, every alignment, and several thread counts; guard zones around every
- * buffer catch writes past the end. */
+ * buffer catch writes past the end, and every call must leave the caller's OpenMP
+ * thread count (omp_get_max_threads) as it found it. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,15 @@
 static const size_t sizes[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 100003 };
 static const int thread_counts[] = { 1, 2, 3, 7 };
 static const int64_t steps[] = { 1, 2, 1000 };
+
+/* Whether the caller's OpenMP thread count is still before (printed when not). */
+static int omp_unchanged(int before)
+{
+    int now = omp_get_max_threads();
+    if (now != before)
+        printf("    omp_get_max_threads() was %d before the call, %d after\n", before, now);
+    return now == before;
+}
 
 static void dense_cases(tally *t, rng *r, lazyadam_backend be)
 {
@@ -30,10 +41,12 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
                 int ok = 1;
                 for (size_t k = 0; k < sizeof steps / sizeof steps[0] && ok; k++) {
                     fill_normal(r, s.g.p, n, 0.1f);
+                    int omp0 = omp_get_max_threads();
                     lazyadam_status st = lazyadam_adam_step(&cfg, steps[k], n, s.p.p, s.g.p,
                             s.m.p, s.v.p, ams ? s.x.p : NULL);
                     ref_adam_step(&cfg, steps[k], n, s.rp, s.g.p, s.rm, s.rv, s.rx);
-                    ok = st == LAZYADAM_OK && dense_state_check(&s, ams);
+                    ok = st == LAZYADAM_OK && dense_state_check(&s, ams)
+                      && omp_unchanged(omp0);
                     if (st != LAZYADAM_OK)
                         printf("    status %s\n", lazyadam_status_string(st));
                 }
@@ -68,8 +81,9 @@ static void multi_cases(tally *t, rng *r, lazyadam_backend be)
                                                ams ? s[i].x.p : NULL };
                 }
                 int64_t step = 1 + (int64_t)rng_below(r, 100);
+                int omp0 = omp_get_max_threads();
                 lazyadam_status st = lazyadam_adam_step_multi(&cfg, step, count, ts);
-                int ok = st == LAZYADAM_OK;
+                int ok = st == LAZYADAM_OK && omp_unchanged(omp0);
                 for (size_t i = 0; i < count; i++) {
                     ref_adam_step(&cfg, step, s[i].n, s[i].rp, s[i].g.p, s[i].rm, s[i].rv,
                             s[i].rx);

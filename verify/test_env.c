@@ -1,6 +1,7 @@
 /* LAZYADAM_BACKEND overrides AUTO (meson runs this test with several values):
  * a runnable backend is used; an unknown or unrunnable one makes AUTO calls fail with
- * E_BACKEND, never a silent fallback; an explicit backend in the config is unaffected. */
+ * E_BACKEND, never a silent fallback; an explicit backend in the config is unaffected;
+ * AUTO itself is always reported available. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@ int main(void)
                 "%s backend '%s': AUTO calls fail with E_BACKEND (got %s)",
                 known ? "unrunnable" : "unknown", env, lazyadam_status_string(st));
     }
+    /* The header's promise: AUTO is always available, whatever the environment names
+     * (whether an AUTO call runs is what backend_resolve tells). */
+    tally_case(&t, lazyadam_backend_available(LAZYADAM_BACKEND_AUTO)
+            && !lazyadam_backend_unavailable_reason(LAZYADAM_BACKEND_AUTO),
+            "backend_available(AUTO) is 1, with no reason against it");
     c.backend = LAZYADAM_BACKEND_SCALAR;
     tally_case(&t, lazyadam_adam_step(&c, 2, 4, p, g, m, v, NULL) == LAZYADAM_OK
             && lazyadam_backend_resolve(&c) == LAZYADAM_BACKEND_SCALAR,

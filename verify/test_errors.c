@@ -118,6 +118,21 @@ static void bad_backend(rng *r)
             LAZYADAM_E_BACKEND, "adam_sparse_step backend -3");
     tally_case(&T, lazyadam_backend_resolve(&c) == LAZYADAM_BACKEND_AUTO,
             "backend_resolve of an invalid backend is AUTO");
+    /* One past the last backend and one before the first: not backends at all. */
+    static const int outside[] = { LAZYADAM_BACKEND_ONEDNN + 1, -1 };
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+        lazyadam_backend b = (lazyadam_backend)outside[i];
+        const char *why = lazyadam_backend_unavailable_reason(b);
+        c.backend = b;
+        char what[64];
+        snprintf(what, sizeof what, "adam_step backend %d", outside[i]);
+        expect(lazyadam_adam_step(&c, 1, 100, P, G, M, V, NULL), LAZYADAM_E_BACKEND, what);
+        tally_case(&T, !lazyadam_backend_available(b) && why
+                && !strcmp(why, "not a backend of this library")
+                && lazyadam_backend_resolve(&c) == LAZYADAM_BACKEND_AUTO,
+                "backend %d: not available (\"%s\"), resolves to AUTO", outside[i],
+                why ? why : "(null)");
+    }
     for (int b = LAZYADAM_BACKEND_SCALAR; b <= LAZYADAM_BACKEND_ONEDNN; b++) {
         if (lazyadam_backend_available((lazyadam_backend)b))
             continue;
@@ -369,9 +384,25 @@ int main(void)
     bad_indices(&r);
     bad_aliases(&r);
     valid_read_overlap(&r);
-    for (int s = -1; s <= 9; s++)
-        tally_case(&T, lazyadam_status_string((lazyadam_status)s) != NULL,
-                "status_string(%d) is not NULL", s);
+    /* Each status its own message; outside the enum, "unknown status". */
+    for (int s = -1; s <= LAZYADAM_E_NOMEM + 1; s++) {
+        const char *msg = lazyadam_status_string((lazyadam_status)s);
+        int in_enum = s >= LAZYADAM_OK && s <= LAZYADAM_E_NOMEM, distinct = msg != NULL;
+        for (int o = LAZYADAM_OK; o < s && distinct && in_enum; o++)
+            distinct = strcmp(msg, lazyadam_status_string((lazyadam_status)o)) != 0;
+        tally_case(&T, distinct && (in_enum ? strcmp(msg, "unknown status") != 0
+                                            : strcmp(msg, "unknown status") == 0),
+                "status_string(%d) = \"%s\": %s", s, msg ? msg : "(null)",
+                in_enum ? "a message of its own" : "\"unknown status\"");
+    }
+    /* The names DESIGN.md fixes, which LAZYADAM_BACKEND is matched against. */
+    static const char *const names[] = { "auto", "scalar", "avx2", "avx512", "onednn" };
+    for (int b = LAZYADAM_BACKEND_AUTO; b <= LAZYADAM_BACKEND_ONEDNN + 1; b++) {
+        const char *want = b <= LAZYADAM_BACKEND_ONEDNN ? names[b] : "invalid";
+        tally_case(&T, !strcmp(lazyadam_backend_name((lazyadam_backend)b), want),
+                "backend_name(%d) = \"%s\", want \"%s\"", b,
+                lazyadam_backend_name((lazyadam_backend)b), want);
+    }
     tally_case(&T, !strcmp(lazyadam_backend_name((lazyadam_backend)42), "invalid"),
             "backend_name of an invalid backend");
     /* The defaults DESIGN.md fixes, which bad_configs changes one field at a time. */

@@ -4,7 +4,9 @@
  * smaller one then taking the block that fits best) and from several threads at once; an injected
  * allocation failure still returns E_NOMEM with nothing written and nothing kept lost;
  * mid-size scratch is kept and reused in slots of its own, beside the large blocks;
- * lazyadam_release_scratch gives every kept block back. */
+ * asked for directly, the allocator keeps its pools apart, keeps a block freed into a
+ * full pool and hands out the smallest kept block that fits; lazyadam_release_scratch
+ * gives every kept block back. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +137,75 @@ static void calls(tally *t, table *tb, const size_t sizes[4], size_t kept[4],
     }
 }
 
+/* The bytes kept after freeing p (the kept total's growth is p's capacity when a slot of
+ * its pool was empty). */
+static size_t kept_after_free(void *p)
+{
+    lazyadam_free(p);
+    return lazyadam_testing_kept_bytes();
+}
+
+/* 6. The allocator's rules, on blocks asked for directly rather than through a call: the
+ *    mid-size blocks have slots of their own (they never displace a large block, and a
+ *    mid-size request never takes one), a block freed into a full pool is kept in place
+ *    of an older one, and a request takes the smallest kept block that fits. */
+static void policy_cases(tally *t)
+{
+    lazyadam_release_scratch();
+    void *large = lazyadam_alloc(LAZYADAM_KEEP_MIN);
+    size_t with_large = kept_after_free(large);
+    void *small = lazyadam_alloc(LAZYADAM_KEEP_MID);
+    lazyadam_free(small);
+    size_t header = lazyadam_testing_kept_bytes() - with_large - LAZYADAM_KEEP_MID;
+    small = lazyadam_alloc(4 * LAZYADAM_KEEP_MID);   /* fits no kept mid-size block */
+    tally_case(t, with_large >= LAZYADAM_KEEP_MIN && header < 4096
+            && lazyadam_testing_kept_bytes() == with_large + LAZYADAM_KEEP_MID + header,
+            "a mid-size request leaves the kept large block (and the smaller mid-size one): "
+            "%zu bytes kept, header %zu", lazyadam_testing_kept_bytes(), header);
+    lazyadam_free(small);
+
+    /* Six mid-size blocks, each twice the one before; the pool has four slots. */
+    lazyadam_release_scratch();
+    large = lazyadam_alloc(LAZYADAM_KEEP_MIN);
+    with_large = kept_after_free(large);
+    enum { NMID = 6 };
+    void *b[NMID];
+    size_t cap[NMID], four = with_large;
+    for (int i = 0; i < NMID; i++) {
+        cap[i] = (LAZYADAM_KEEP_MID << i) + header;
+        b[i] = lazyadam_alloc(LAZYADAM_KEEP_MID << i);
+    }
+    for (int i = 0; i < 4; i++)
+        four += cap[i];
+    for (int i = 0; i < 4; i++)
+        lazyadam_free(b[i]);
+    tally_case(t, lazyadam_testing_kept_bytes() == four, "four mid-size blocks kept beside "
+            "the large one: %zu bytes kept, %zu expected", lazyadam_testing_kept_bytes(), four);
+    size_t five = kept_after_free(b[4]);
+    int displaced = 0;
+    for (int v = 0; v < 4; v++)
+        displaced |= five == four - cap[v] + cap[4];
+    tally_case(t, displaced, "a fifth mid-size block is kept in place of one of the four: "
+            "%zu bytes kept, from %zu", five, four);
+
+    /* Blocks of 64, 256 and 1024 KiB kept: 100 KiB takes the 256 KiB one. */
+    lazyadam_free(b[5]);
+    lazyadam_release_scratch();
+    static const size_t kib[3] = { 64, 1024, 256 };
+    void *k3[3];
+    for (int i = 0; i < 3; i++)
+        k3[i] = lazyadam_alloc(kib[i] << 10);
+    size_t all = 0;
+    for (int i = 0; i < 3; i++)
+        all = kept_after_free(k3[i]);
+    void *fit = lazyadam_alloc((size_t)100 << 10);
+    size_t left = lazyadam_testing_kept_bytes();
+    tally_case(t, all - left == ((size_t)256 << 10) + header, "a request of 100 KiB takes the "
+            "kept 256 KiB block, the smallest that fits: %zu of %zu bytes still kept", left, all);
+    lazyadam_free(fit);
+    lazyadam_release_scratch();
+}
+
 int main(void)
 {
     uint64_t seed = harness_seed("test_scratch");
@@ -211,7 +282,11 @@ int main(void)
             "call takes its own: %zu, then %zu bytes kept", mkept[2], mkept[3]);
     table_free(&tm);
 
-    /* 5. Release. */
+    policy_cases(&t);
+
+    /* 7. Release, with blocks of both pools kept. */
+    lazyadam_free(lazyadam_alloc(LAZYADAM_KEEP_MIN));
+    lazyadam_free(lazyadam_alloc(LAZYADAM_KEEP_MID));
     lazyadam_release_scratch();
     tally_case(&t, lazyadam_testing_kept_bytes() == 0, "release_scratch leaves %zu bytes kept",
             lazyadam_testing_kept_bytes());

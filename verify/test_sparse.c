@@ -62,18 +62,23 @@ typedef int (*ref_fn)(const lazyadam_config *, int64_t, size_t, size_t, float *,
         float *, float *, size_t, const int64_t *, const float *);
 
 /* One step of fn and of ref on table tb, with a new random gradient. Returns 1 when fn
- * returned OK and left the values' guard zones intact; tb itself is the caller's to check. */
+ * returned OK, left the values' guard zones intact and the caller's OpenMP thread count
+ * as it was; tb itself is the caller's to check. */
 static int step_case(rng *r, const lazyadam_config *cfg, sparse_fn fn, ref_fn ref,
         dense_state *tb, int64_t step, size_t rows, size_t dim, size_t nnz, int dup_percent)
 {
     int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
     grad g = grad_random(r, rows, dim, nnz, dup_percent);
+    int omp0 = omp_get_max_threads();
     lazyadam_status st = fn(cfg, step, rows, dim, tb->p.p, tb->m.p, tb->v.p,
             ams ? tb->x.p : NULL, g.nnz, g.idx, g.val.p);
+    int omp1 = omp_get_max_threads();
     ref(cfg, step, rows, dim, tb->rp, tb->rm, tb->rv, tb->rx, g.nnz, g.idx, g.val.p);
     if (st != LAZYADAM_OK)
         printf("    status %s\n", lazyadam_status_string(st));
-    int ok = st == LAZYADAM_OK && gbuf_guards_ok(&g.val);
+    if (omp1 != omp0)
+        printf("    omp_get_max_threads() was %d before the call, %d after\n", omp0, omp1);
+    int ok = st == LAZYADAM_OK && gbuf_guards_ok(&g.val) && omp1 == omp0;
     grad_free(&g);
     return ok;
 }
