@@ -5,7 +5,7 @@ Each mutant below is one small, plausible mistake in lib/ (an operand order, a s
 zero, a bound off by one, a check left out, a learner that moves the wrong way). For each,
 in a copy of the tracked tree: apply it, rebuild, run the meson suites it names (every
 suite with --all-suites), and count it killed when a suite fails or the build breaks.
-A mutant that survives is a test missing. Stdlib only; not part of CI (29 minutes with
+A mutant that survives is a test missing. Stdlib only; not part of CI (41 minutes with
 the named suites on machine C, README "Hardening"; every suite takes about 85 s a mutant).
 
     scripts/mutants.py [--all-suites] [--only SUBSTRING] [--keep DIR]
@@ -191,6 +191,18 @@ MUTANTS = [
     ('exact_flush leaving last_step behind', 'lib/exact.c',
      '        last_step[r] = step;\n    }\n    lazyadam_free(pl.sc);',
      '    }\n    lazyadam_free(pl.sc);', ['exact']),
+    # lib/kernels: the vector kernels' specialisations and loops
+    ('EPS_PLAIN configurations taking the default path', 'lib/kernels/element.h',
+     '!s->amsgrad && !s->eps_plain;', '!s->amsgrad;', BITWISE),
+    ('the second interleaved vmax vector not stored', VEC,
+     '            VEC_STORE(vmax + i + L, x1);\n', '', BITWISE),
+    ('a row of two value rows taking only the first', VEC,
+     'if (nsrc == 1) {', 'if (nsrc <= 2) {', ['sparse', 'exact']),
+    ('gap blocks reading vmax at the first block\'s place', VEC,
+     'vmax ? vmax + o : NULL', 'vmax', ['sparse', 'sparse-avx512-simde']),
+    ('every replayed step with the first step\'s scalars', VEC,
+     'const vscalars c = broadcast(&steps[k]);', 'const vscalars c = broadcast(&steps[0]);',
+     ['exact', 'exact-avx512-simde']),
 ]
 
 
