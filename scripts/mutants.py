@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Mutation check: does the test suite notice when the library is wrong?
 
-Each mutant below is one small, plausible mistake in lib/ (an operand order, a sign of
-zero, a bound off by one, a check left out, a learner that moves the wrong way). For each,
+Each mutant below is one small, plausible mistake in lib/ or in verify/'s HDF5 store (an
+operand order, a sign of zero, a bound off by one, a check left out, a learner that moves
+the wrong way, a temporary file left behind). For each,
 in a copy of the tracked tree: apply it, rebuild, run the meson suites it names (every
 suite with --all-suites), and count it killed when a suite fails or the build breaks.
 A mutant that survives is a test missing. Stdlib only; not part of CI (41 minutes with
@@ -203,6 +204,21 @@ MUTANTS = [
     ('every replayed step with the first step\'s scalars', VEC,
      'const vscalars c = broadcast(&steps[k]);', 'const vscalars c = broadcast(&steps[0]);',
      ['exact', 'exact-avx512-simde']),
+    # verify/h5store.c: the trajectory store the verification suite writes and replays
+    ('a failed write renamed into place', 'verify/h5store.c',
+     'if (!failed && rename(w->tmp, w->path) != 0)', 'if (rename(w->tmp, w->path) != 0)',
+     ['h5store']),
+    ('a failed write\'s temporary left behind', 'verify/h5store.c',
+     '        remove(w->tmp);\n    }\n    free(w);', '    }\n    free(w);', ['h5store']),
+    ('an aborted write\'s temporary left behind', 'verify/h5store.c',
+     '    H5Fclose(w->file);\n    remove(w->tmp);\n    free(w);',
+     '    H5Fclose(w->file);\n    free(w);', ['h5store']),
+    ('EPS_PLAIN read back as EPS_HAT', 'verify/h5store.c',
+     '!strcmp(mode, "plain") ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT', 'LAZYADAM_EPS_HAT',
+     ['replay-golden', 'replay-torch', 'verify-quick']),
+    ('a dataset that cannot be read taken as read', 'verify/h5store.c',
+     '    if (st < 0) {\n        free(*out);', '    if (0 && st < 0) {\n        free(*out);',
+     ['h5store']),
 ]
 
 
@@ -213,10 +229,10 @@ def run(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--all-suites', action='store_true', help='run every suite per mutant')
-    ap.add_argument('--only', default='', help='mutants whose name contains this')
+    ap.add_argument('--only', default='', help='mutants whose name or file contains this')
     ap.add_argument('--keep', help='work in this directory and leave it (default: a temp dir)')
     args = ap.parse_args()
-    chosen = [m for m in MUTANTS if args.only in m[0]]
+    chosen = [m for m in MUTANTS if args.only in m[0] or args.only in m[1]]
 
     stale = []
     for name, path, text, _, _ in chosen:
@@ -236,8 +252,10 @@ def main():
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, rel), dst)
     build = os.path.join(tree, 'build')
+    # The HDF5 store and the runner that replays it are built only for mutants outside lib/.
+    hdf5 = 'enabled' if any(not m[1].startswith('lib/') for m in chosen) else 'disabled'
     setup = run(['meson', 'setup', build, '--buildtype=release', '-Dbenchmark=disabled',
-                 '-Dhdf5=disabled'], cwd=tree)
+                 '-Dhdf5=' + hdf5], cwd=tree)
     if setup.returncode or run(['ninja', '-C', build]).returncode:
         print(setup.stdout[-2000:])
         print('the unmutated tree does not build')

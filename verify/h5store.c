@@ -321,7 +321,7 @@ static int read_dataset(h5r *r, const char *group, const char *name, hid_t type,
     if (st < 0) {
         free(*out);
         *out = NULL;
-        return fail(r, "dataset '%s' cannot be read (truncated file?)", path);
+        return fail(r, "dataset '%s' cannot be read (truncated, or not of its type)", path);
     }
     return 0;
 }

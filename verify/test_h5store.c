@@ -1,6 +1,9 @@
 /* The HDF5 trajectory store under hostile conditions: a missing, corrupt or truncated
- * input is a clear error, never a crash; an unwritable directory, a full disk (a file
- * size limit) and a writer killed mid-write never leave a file under the final name. */
+ * input, or a dataset whose data cannot be read as its type, is a clear error, never a
+ * crash; an unwritable directory, a full disk (a file
+ * size limit) and a writer killed mid-write never leave a file under the final name, and
+ * a failed or aborted write removes its temporary (a killed writer cannot). */
+#include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +116,31 @@ int main(void)
     }
     free(bytes);
 
+    /* A file that opens, whose gradient's data cannot be read as floats: its "grad"
+     * replaced by strings of the same shape (4 steps x 4096). */
+    snprintf(path, sizeof path, "%s/strings.h5", dir);
+    int wrote = write_valid(path, 4096) == 0;
+    hid_t file = wrote ? H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT) : -1;
+    if (file >= 0) {
+        hid_t str = H5Tcopy(H5T_C_S1);
+        H5Tset_size(str, 4);
+        hsize_t dims[2] = { 4, 4096 };
+        hid_t space = H5Screate_simple(2, dims, NULL);
+        char *text = calloc(4 * 4096, 4);
+        wrote = H5Ldelete(file, "case_00000/grad", H5P_DEFAULT) >= 0;
+        hid_t d = wrote ? H5Dcreate2(file, "case_00000/grad", str, space, H5P_DEFAULT,
+                H5P_DEFAULT, H5P_DEFAULT) : -1;
+        wrote = d >= 0 && H5Dwrite(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) >= 0;
+        if (d >= 0)
+            H5Dclose(d);
+        free(text);
+        H5Sclose(space);
+        H5Tclose(str);
+        wrote = H5Fclose(file) >= 0 && wrote;
+    }
+    tally_case(&T, wrote, "write a file whose gradient is strings");
+    check_read_fails(path, "a gradient of strings");
+
     /* Unwritable places: a directory that does not exist, and one that is a file. */
     char err[512];
     snprintf(path, sizeof path, "%s/no/such/dir/x.h5", dir);
@@ -140,8 +168,21 @@ int main(void)
     int status;
     waitpid(pid, &status, 0);
     printf("full disk: writer exited with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    tally_case(&T, WIFEXITED(status) && WEXITSTATUS(status) == 3 && !exists(path),
-            "a full disk gives an error and no file under the final name");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);   /* the writer's own name */
+    tally_case(&T, WIFEXITED(status) && WEXITSTATUS(status) == 3 && !exists(path)
+            && !exists(tmp), "a full disk gives an error, no file under the final name and "
+            "no temporary left behind");
+
+    /* A write given up: neither the final name nor the temporary. */
+    snprintf(path, sizeof path, "%s/aborted.h5", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    w = h5w_open(path, err, sizeof err);
+    int began = w && exists(tmp) && h5w_group(w, "case_00000") == 0;
+    if (w)
+        h5w_abort(w);
+    tally_case(&T, began && !exists(path) && !exists(tmp),
+            "an aborted write leaves neither the file nor its temporary");
 
     /* A writer killed in the middle of writing. */
     snprintf(path, sizeof path, "%s/killed.h5", dir);
