@@ -145,7 +145,7 @@ static size_t kept_after_free(void *p)
     return lazyadam_testing_kept_bytes();
 }
 
-/* 6. The allocator's rules, on blocks asked for directly rather than through a call: the
+/* 5. The allocator's rules, on blocks asked for directly rather than through a call: the
  *    mid-size blocks have slots of their own (they never displace a large block, and a
  *    mid-size request never takes one), a block freed into a full pool is kept in place
  *    of an older one, and a request takes the smallest kept block that fits. */
@@ -284,7 +284,7 @@ int main(void)
 
     policy_cases(&t);
 
-    /* 7. Release, with blocks of both pools kept. */
+    /* 6. Release, with blocks of both pools kept. */
     lazyadam_free(lazyadam_alloc(LAZYADAM_KEEP_MIN));
     lazyadam_free(lazyadam_alloc(LAZYADAM_KEEP_MID));
     lazyadam_release_scratch();
