@@ -54,6 +54,20 @@ void tally_case(tally *t, int ok, const char *fmt, ...);   /* prints only failur
 void tally_skip(tally *t, const char *fmt, ...);          /* always prints the reason */
 int tally_finish(const tally *t);                          /* exit status */
 
+#ifdef _OPENMP
+#include <omp.h>
+#include <stdio.h>
+/* Whether the caller's OpenMP thread count is still `before`, as every library call must
+ * leave it (printed when not). Only for tests built with OpenMP. */
+static inline int omp_unchanged(int before)
+{
+    int now = omp_get_max_threads();
+    if (now != before)
+        printf("    omp_get_max_threads() was %d before the call, %d after\n", before, now);
+    return now == before;
+}
+#endif
+
 /* The backends this suite compares with the reference; an unavailable one is reported
  * skipped with its reason. Returns the number written into out (at most 4). */
 size_t test_backends(tally *t, lazyadam_backend out[4]);

@@ -15,15 +15,6 @@ static const size_t sizes[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 100003 
 static const int thread_counts[] = { 1, 2, 3, 7 };
 static const int64_t steps[] = { 1, 2, 1000 };
 
-/* Whether the caller's OpenMP thread count is still before (printed when not). */
-static int omp_unchanged(int before)
-{
-    int now = omp_get_max_threads();
-    if (now != before)
-        printf("    omp_get_max_threads() was %d before the call, %d after\n", before, now);
-    return now == before;
-}
-
 static void dense_cases(tally *t, rng *r, lazyadam_backend be)
 {
     const config_variant *cv;
