@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Mutation check: does the test suite notice when the library is wrong?
 
-Each mutant below is one small, plausible mistake in lib/ or in verify/'s HDF5 store (an
-operand order, a sign of zero, a bound off by one, a check left out, a learner that moves
-the wrong way, a temporary file left behind). For each,
+Each mutant below is one small, plausible mistake in lib/, in verify/'s HDF5 store or in
+the replay that checks stored trajectories (an operand order, a sign of zero, a bound off
+by one, a check left out, a learner that moves the wrong way, a temporary file left
+behind, a tolerance looser than asked). For each,
 in a copy of the tracked tree: apply it, rebuild, run the meson suites it names (every
 suite with --all-suites), and count it killed when a suite fails or the build breaks.
 A mutant that survives is a test missing. Stdlib only; not part of CI (41 minutes with
@@ -25,6 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEC = 'lib/kernels/vec_kernel.h'
 BITWISE = ['dense', 'sparse', 'exact', 'edges', 'dense-avx512-simde', 'exact-avx512-simde']
 CHECKS = ['errors', 'ranges', 'edges', 'sparse']
+TRAJ = 'verify/trajectory.c'
+REPLAY = ['h5store', 'replay-golden', 'replay-torch', 'verify-quick', 'replay-sensitivity']
 
 # (name, file, text, replacement, suites)
 MUTANTS = [
@@ -219,6 +222,22 @@ MUTANTS = [
     ('a dataset that cannot be read taken as read', 'verify/h5store.c',
      '    if (st < 0) {\n        free(*out);', '    if (0 && st < 0) {\n        free(*out);',
      ['h5store']),
+    # verify/trajectory.c: the replay that replay-golden and replay-torch trust
+    ('replay comparing no vmax', TRAJ,
+     'for (int i = 0; i < (ams ? 4 : 3); i++) {\n            const float *want',
+     'for (int i = 0; i < 3; i++) {\n            const float *want', REPLAY),
+    ('replay taking a NaN as within tolerance', TRAJ, '!(rel <= rtol)', 'rel > rtol', REPLAY),
+    ('replay allowing one ulp more than asked', TRAJ, '> tol_ulp && ', '> tol_ulp + 1 && ',
+     REPLAY),
+    ('replay without the floor', TRAJ, 'fmax(fabs((double)want[j]), floor)',
+     'fabs((double)want[j])', REPLAY),
+    ('replay not counting a refused step', TRAJ,
+     'lazyadam_status_string(st));\n            bad++;\n',
+     'lazyadam_status_string(st));\n', REPLAY),
+    ('vmax not read back', TRAJ,
+     '    for (int i = 0; i < (ams ? 4 : 3); i++) {\n        snprintf(dname, sizeof dname, "init_%s", state_names[i]);\n        if (h5r_f32',
+     '    for (int i = 0; i < 3; i++) {\n        snprintf(dname, sizeof dname, "init_%s", state_names[i]);\n        if (h5r_f32',
+     REPLAY),
 ]
 
 

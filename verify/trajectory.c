@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "reference.h"
 #include "trajectory.h"
 
 static const char *state_names[4] = { "param", "m", "v", "vmax" };
@@ -24,6 +25,99 @@ void trajectory_free(trajectory *t)
     free(t->indices);
     free(t->values);
     memset(t, 0, sizeof *t);
+}
+
+static void fill_state(rng *r, trajectory *t, int ams)
+{
+    for (int i = 0; i < 4; i++) {
+        t->init[i] = malloc(t->n * sizeof(float) + 1);
+        if (i == 0)
+            fill_normal(r, t->init[i], t->n, 1.0f);
+        else if (i == 1)
+            fill_normal(r, t->init[i], t->n, 0.01f);
+        else
+            fill_positive(r, t->init[i], t->n, 1e-4f);
+        t->traj[i] = (i < 3 || ams) ? malloc(t->steps * t->n * sizeof(float) + 1) : NULL;
+    }
+}
+
+void trajectory_make(rng *r, trajectory *t, case_kind kind, const lazyadam_config *cfg,
+        size_t n_or_rows, size_t dim, size_t steps)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->cfg = *cfg;
+    t->steps = steps;
+    if (kind == K_DENSE) {
+        t->n = n_or_rows;
+        t->grad = malloc(steps * t->n * sizeof(float) + 1);
+        fill_normal(r, t->grad, steps * t->n, 0.1f);
+    } else {
+        t->rows = n_or_rows;
+        t->dim = dim;
+        t->n = t->rows * dim;
+        t->nnz = malloc(steps * sizeof *t->nnz);
+        size_t total = 0;
+        for (size_t s = 0; s < steps; s++) {
+            t->nnz[s] = (s % 5 == 3) ? 0 : (int64_t)(1 + rng_below(r, t->rows / 3 + 1));
+            total += (size_t)t->nnz[s];
+        }
+        t->total_nnz = total;
+        t->indices = malloc(total * sizeof *t->indices + 1);
+        for (size_t i = 0; i < total; i++)   /* a quarter repeat an earlier index */
+            t->indices[i] = (i > 0 && rng_below(r, 4) == 0) ? t->indices[rng_below(r, i)]
+                                                             : (int64_t)rng_below(r, t->rows);
+        t->values = malloc(total * dim * sizeof(float) + 1);
+        fill_normal(r, t->values, total * dim, 0.1f);
+    }
+    fill_state(r, t, (cfg->flags & LAZYADAM_AMSGRAD) != 0);
+}
+
+double trajectory_reference(trajectory *t)
+{
+    int ams = (t->cfg.flags & LAZYADAM_AMSGRAD) != 0;
+    float *s[4];
+    double *d[4] = { NULL }, *g64 = NULL, err = 0;
+    for (int i = 0; i < 4; i++) {
+        s[i] = malloc(t->n * sizeof(float) + 1);
+        memcpy(s[i], t->init[i], t->n * sizeof(float));
+        if (t->kind == K_DENSE) {
+            d[i] = malloc(t->n * sizeof(double) + 1);
+            for (size_t j = 0; j < t->n; j++)
+                d[i][j] = t->init[i][j];
+        }
+    }
+    if (t->kind == K_DENSE)
+        g64 = malloc(t->n * sizeof(double) + 1);
+    size_t off = 0;
+    for (size_t k = 0; k < t->steps; k++) {
+        int64_t step = (int64_t)k + 1;
+        if (t->kind == K_DENSE) {
+            ref_adam_step(&t->cfg, step, t->n, s[0], t->grad + k * t->n, s[1], s[2], s[3]);
+            for (size_t j = 0; j < t->n; j++)
+                g64[j] = t->grad[k * t->n + j];
+            ref64_adam_step(&t->cfg, step, t->n, d[0], g64, d[1], d[2], d[3]);
+            for (size_t j = 0; j < t->n; j++) {
+                double e = fabs((double)s[0][j] - d[0][j]) / fmax(fabs(d[0][j]), 1e-30);
+                if (e > err)
+                    err = e;
+            }
+        } else {
+            size_t nnz = (size_t)t->nnz[k];
+            (t->kind == K_LAZY ? ref_lazy_step : ref_adam_sparse_step)(&t->cfg, step, t->rows,
+                    t->dim, s[0], s[1], s[2], s[3], nnz, t->indices + off,
+                    t->values + off * t->dim);
+            off += nnz;
+        }
+        for (int i = 0; i < (ams ? 4 : 3); i++)
+            memcpy(t->traj[i] + k * t->n, s[i], t->n * sizeof(float));
+    }
+    for (int i = 0; i < 4; i++) {
+        free(s[i]);
+        free(d[i]);
+    }
+    free(g64);
+    return err;
 }
 
 int trajectory_write(h5w *w, const char *name, const trajectory *t, uint64_t seed,

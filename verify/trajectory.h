@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "h5store.h"
+#include "harness.h"
 #include "lazyadam.h"
 
 typedef enum { K_DENSE, K_LAZY, K_ADAM_SPARSE } case_kind;
@@ -26,6 +27,14 @@ typedef struct trajectory {
     size_t total_nnz;
 } trajectory;
 
+/* Builds a case's inputs: initial state and every step's gradient (dense: n_or_rows
+ * elements; sparse: a table of n_or_rows rows of dim columns, a quarter of each step's
+ * indices repeating an earlier one, every fifth step from the fourth naming none). */
+void trajectory_make(rng *r, trajectory *t, case_kind kind, const lazyadam_config *cfg,
+        size_t n_or_rows, size_t dim, size_t steps);
+/* Runs the reference through the case, filling t->traj; for dense cases also the
+ * float64 reference, returning float32's largest relative error on param (0: sparse). */
+double trajectory_reference(trajectory *t);
 void trajectory_free(trajectory *t);
 const char *kind_name(case_kind k);
 
