@@ -2,6 +2,7 @@
  * means nothing unless the OS saves the matching register state. Runs once. */
 #include <omp.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -38,6 +39,11 @@ static void detect(lazyadam_cpu *c)
     if (!__get_cpuid(1, &a, &b, &ecx1, &d))
         return;
     unsigned max_leaf = __get_cpuid_max(0, NULL);
+    unsigned v[3];
+    char vendor[12];
+    __cpuid(0, a, v[0], v[2], v[1]);   /* EBX, EDX, ECX spell the vendor, in that order */
+    memcpy(vendor, v, sizeof vendor);
+    c->intel = memcmp(vendor, "GenuineIntel", sizeof vendor) == 0;
     /* xgetbv faults unless OSXSAVE is set. */
     uint64_t xcr0 = ((ecx1 >> 27) & 1) ? read_xcr0() : 0;
     if (max_leaf >= 7)

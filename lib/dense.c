@@ -46,20 +46,36 @@ static size_t tensor_ranges(const lazyadam_config *cfg, size_t count,
 
 /* From this many bytes of state and gradient a call, its arrays are taken to stream from
  * DRAM rather than to stay in the cache between calls, and the backend's streaming kernel
- * runs (kernels.h). On this project's machine, adam_step on two threads with the AVX2
- * kernel took 0.94 of the AVX-512 kernel's time at 2^24 elements (256 MiB) and 0.87-0.88
- * at 2^25, 1.00 at 2^23 and 0.955 at 2^22, but 1.31-1.36 at 2^20-2^21, where the arrays
- * stay in the cache (a throwaway program alternating the two 30 times a size, twice).
- * Set where the gain is clear, so that a machine with a larger cache than this one's
- * 32 MiB loses little from it. LAZYADAM_STREAM_BYTES (decimal, read once) moves it; 0
- * streams every call, which the suites use to run the streaming kernel bitwise. */
+ * runs (kernels.h). On machine B (AMD, CPU family 26), adam_step on two threads with the
+ * AVX2 kernel took 0.94 of the AVX-512 kernel's time at 2^24 elements (256 MiB) and
+ * 0.87-0.88 at 2^25, 1.00 at 2^23 and 0.955 at 2^22, but 1.31-1.36 at 2^20-2^21, where
+ * the arrays stay in the cache (a throwaway program alternating the two 30 times a size,
+ * twice). Set where the gain is clear, so that a machine with a larger cache than that
+ * one's 32 MiB loses little from it. LAZYADAM_STREAM_BYTES (decimal, read once) moves it;
+ * 0 streams every call, which the suites use to run the other kernel bitwise.
+ *
+ * Intel's cores are the other way round. On machine D (GenuineIntel, AVX-512F, 2 vCPUs)
+ * eight independent chains of a square root and a division took 15.4 TSC ticks a 512-bit
+ * vector and 14.3 for two 256-bit ones, and at 2^15 elements in cache the AVX-512 kernel
+ * ran at 0.92 of the AVX2 kernel's speed on one thread. At 2^25 on two threads the two
+ * tie: against the roofline loop, alternating, the 512-bit kernel's ratio was 1.01-1.02
+ * times the 256-bit one's in three rounds and 0.97-0.99 in three more (README, "Machine
+ * D"). So where the vendor is Intel the two kernels trade places: the 256-bit one in the
+ * cache, where it wins, and the 512-bit one from DRAM, where neither does, so that each
+ * still runs and the dense-stream suite still runs the other. Either way the results
+ * are bitwise the same. Not in the test-only SIMDe build, whose in-cache
+ * kernel must stay the emulated avx512 source it exists to test. */
 #define STREAM_MIN_BYTES ((size_t)256 << 20)
 
 static size_t stream_min = STREAM_MIN_BYTES;
+static int stream_swapped;   /* the kernels trade places (Intel) */
 static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
 
 static void init_stream(void)
 {
+#ifndef LAZYADAM_AVX512_EMULATED
+    stream_swapped = lazyadam_cpu_features()->intel;
+#endif
     const char *env = getenv("LAZYADAM_STREAM_BYTES");
     if (env && *env >= '0' && *env <= '9') {
         char *end;
@@ -79,7 +95,7 @@ static lazyadam_adam_fn dense_kernel(const lazyadam_kernels *k, const lazyadam_s
     LAZYADAM_ACQUIRE(&stream_once);
     size_t per_elem = (s->amsgrad ? 5 : 4) * sizeof(float);   /* n * per_elem >= stream_min */
     size_t min_n = stream_min / per_elem + (stream_min % per_elem != 0);
-    return n >= min_n ? k->adam_stream : k->adam;
+    return (n >= min_n) != stream_swapped ? k->adam_stream : k->adam;
 }
 
 static void run_range(lazyadam_adam_fn adam, const lazyadam_tensor *t, size_t lo,

@@ -75,6 +75,7 @@ typedef struct lazyadam_cpu {
     int avx512f;   /* AVX-512F and the OS saves opmask and ZMM state */
     int procs;     /* omp_get_num_procs() at detection (a system call each time it is asked) */
     int tsc;       /* an invariant time-stamp counter (rdtsc ticks at a constant rate) */
+    int intel;     /* cpuid's vendor is GenuineIntel (lib/dense.c: which dense kernel) */
 } lazyadam_cpu;
 const lazyadam_cpu *lazyadam_cpu_features(void);
 /* The features a CPU reports through cpuid leaf 1 (ECX), XCR0 (0 when OSXSAVE is

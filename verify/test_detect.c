@@ -56,7 +56,7 @@ int main(void)
     tally t = { 0, 0, 0 };
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         const profile *p = &profiles[i];
-        lazyadam_cpu c = { 1, 1, 2, 0 };   /* decode must overwrite both ISA flags */
+        lazyadam_cpu c = { 1, 1, 2, 0, 0 };   /* decode must overwrite both ISA flags */
         lazyadam_cpu_decode(&c, p->max_leaf, p->ecx1, p->xcr0, p->ebx7);
         tally_case(&t, c.avx2 == p->avx2 && c.avx512f == p->avx512f,
                 "%s: detected avx2=%d avx512f=%d, want %d %d", p->name, c.avx2, c.avx512f,
