@@ -121,8 +121,9 @@ commit it measured. Each figure is that run's own, copied from its report: a rat
 two figures measured in that one run (the median of its interleaved repetitions for the
 paired targets). A target missed is in bold. The runs at 2596 MHz were on the first
 machine ("machine A" in the README), those at 2096 MHz on the second ("machine B"), both
-with AVX-512; those at 2445 MHz on the current one ("machine C", a Zen 3 without
-AVX-512, so its runs have no avx512 figures). {len(rows)} runs.
+with AVX-512; those at 2445 MHz on the third ("machine C", a Zen 3 without AVX-512, so
+its runs have no avx512 figures); those at 2600 MHz on the current one ("machine D", an
+Intel Xeon with AVX-512). {len(rows)} runs.
 
 ## The machine's state and the dense targets
 

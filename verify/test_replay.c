@@ -52,8 +52,8 @@ static int same_trajectory(const trajectory *a, const trajectory *b)
 }
 
 /* Replays t on the scalar backend with stored element (state, step, j) set to x; checks
- * that `want_bad` elements mismatch (and, where given, that the largest relative difference
- * lies in [rel_lo, rel_hi]); restores the element. */
+ * that `want_bad` elements mismatch and that the largest relative difference lies in
+ * [rel_lo, rel_hi] (not checked when rel_lo > rel_hi); restores the element. */
 static void moved(trajectory *t, int state, size_t step, size_t j, float x, uint64_t tol,
         double rtol, size_t want_bad, double rel_lo, double rel_hi, const char *what)
 {
