@@ -248,7 +248,7 @@ static void learner_cases(tally *t, rng *r)
  * state moving between the cores' caches), and one call of 50 stalls for 100,000. */
 static struct {
     rng r;
-    uint32_t now, solo, team;
+    uint32_t now, solo, team, jitter;   /* a call's cost varies by up to cost / jitter */
     int last_threads, since_change, calls, transient;
     long solo_calls;
 } ms;
@@ -263,7 +263,7 @@ static uint32_t mode_clock(int threads, int32_t shift, int end)
         ms.since_change = 0;
     }
     uint32_t cost = threads == 1 ? ms.solo : ms.team;
-    cost += (uint32_t)rng_below(&ms.r, cost / 20 + 1);
+    cost += (uint32_t)rng_below(&ms.r, cost / ms.jitter + 1);
     if (ms.since_change++ < ms.transient)
         cost += 8000u;
     if (++ms.calls % 50 == 0)
@@ -289,16 +289,22 @@ static void mode_cases(tally *t, rng *r)
      * trial after the longest wait (4,096 calls) and its 8 calls. In a steady leg the
      * calls of its last 8,000 in the mode not chosen (the trials: 8 calls in 4,096, 0.2%)
      * may be at most 24. */
-    static const struct { uint32_t solo; int want_solo, steady, calls; } legs[] = {
-        { 8000, 1, 0, 1000 },     /* alone 20% faster: take it */
-        { 14000, 0, 0, 9000 },    /* the team 29% faster: back */
-        { 10000, 0, 1, 9000 },    /* a tie: stay */
-        { 9000, 1, 0, 9000 },     /* alone 10% faster */
-        { 9000, 1, 1, 9000 },     /* ... and stay, trying the team rarely */
+    static const struct { uint32_t solo; int want_solo, steady, calls; uint32_t jitter; } legs[] = {
+        { 8000, 1, 0, 1000, 20 },     /* alone 20% faster: take it */
+        { 14000, 0, 0, 9000, 20 },    /* the team 29% faster: back */
+        { 10000, 0, 1, 9000, 20 },    /* a tie: stay */
+        /* alone 1% faster, inside the 1/32 a switch must gain, with a quiet clock (costs
+         * within 0.5%) so that every trial sees the gain: stay. A learner that switched on
+         * any gain would leave here at its first trial; the noisy tie above lets it stay
+         * by chance when its trials happen to favour the team. */
+        { 9900, 0, 1, 9000, 200 },
+        { 9000, 1, 0, 9000, 20 },     /* alone 10% faster */
+        { 9000, 1, 1, 9000, 20 },     /* ... and stay, trying the team rarely */
     };
     int64_t s = 1;
     for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
         ms.solo = legs[l].solo;
+        ms.jitter = legs[l].jitter;
         int ok = 1;
         int window = legs[l].calls < 8000 ? legs[l].calls : 8000;
         long solo_before = 0;
@@ -312,9 +318,9 @@ static void mode_cases(tally *t, rng *r)
         long tail_solo = ms.solo_calls - solo_before;
         long other = want ? window - tail_solo : tail_solo;
         int rare = !legs[l].steady || other <= 24;
-        printf("  simulated clock, solo %u vs team 10000 ticks: %s after %d calls, %ld of the "
-               "last %d in the other mode\n", (unsigned)legs[l].solo, got ? "solo" : "team",
-               legs[l].calls, other, window);
+        printf("  simulated clock, solo %u vs team 10000 ticks (+0..1/%u): %s after %d calls, "
+               "%ld of the last %d in the other mode\n", (unsigned)legs[l].solo,
+               (unsigned)legs[l].jitter, got ? "solo" : "team", legs[l].calls, other, window);
         tally_case(t, ok && got == want && rare, "team or solo, simulated clock: solo %u "
                 "vs team 10000 ticks: want %s, learned %s after %d calls, %ld of the last "
                 "%d in the other mode (balancing %s)", (unsigned)legs[l].solo,
@@ -350,6 +356,7 @@ static void sparse_mode_cases(tally *t, rng *r)
     fill_normal(r, p, n, 1.0f);
     memcpy(rp, p, n * 4);
     ms.r.s = rng_below(r, UINT64_MAX);
+    ms.jitter = 20;
     lazyadam_testing_balance_clock(mode_clock);
     int on = lazyadam_balance_enabled();
     static const char *const names[] = { "lazy_step", "exact_lazy_step", "adam_sparse_step" };
