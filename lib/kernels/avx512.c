@@ -28,10 +28,12 @@
 #define VEC_NAME(kind) lazyadam_##kind##_ukernel__avx512
 #include "vec_kernel.h"
 
-/* Arrays that stream from DRAM go through the AVX2 kernel: on this project's machine
- * 512-bit loads and stores stream 5-13% slower there than 256-bit ones, the compiled
- * roofline loop included (README "Known limits"), while in cache the 512-bit kernel is
- * 1.3-1.4 times as fast. lib/dense.c decides by the bytes a call touches. */
+/* Arrays that stream from DRAM go through the AVX2 kernel: on machine B (AMD) 512-bit
+ * loads and stores stream 5-13% slower there than 256-bit ones, the compiled roofline
+ * loop included (README "Known limits"), while in cache the 512-bit kernel is 1.3-1.4
+ * times as fast. On Intel the two trade places (machine D: in cache the 512-bit kernel
+ * ran at 0.92 of the AVX2 one's speed, from DRAM they tie). lib/dense.c decides by the
+ * bytes a call touches and the vendor. */
 const lazyadam_kernels lazyadam_kernels__avx512 = {
     .adam = lazyadam_adam_ukernel__avx512,
 #ifdef LAZYADAM_HAVE_AVX2

@@ -79,7 +79,8 @@ typedef struct lazyadam_array_ops {
  * fills replay. */
 typedef struct lazyadam_kernels {
     lazyadam_adam_fn adam;
-    /* The dense update for calls whose arrays stream from DRAM (lib/dense.c); NULL: adam. */
+    /* The other dense update: for calls whose arrays stream from DRAM, or on Intel for
+     * those whose arrays do not (lib/dense.c); NULL: adam for every call. */
     lazyadam_adam_fn adam_stream;
     lazyadam_rows_fn rows;
     lazyadam_groups_fn groups;
