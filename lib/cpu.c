@@ -38,10 +38,10 @@ static void detect(lazyadam_cpu *c)
     unsigned a, b, ecx1, d, b7 = 0, c7;
     if (!__get_cpuid(1, &a, &b, &ecx1, &d))
         return;
-    unsigned max_leaf = __get_cpuid_max(0, NULL);
-    unsigned v[3];
+    /* Leaf 0: the highest leaf in EAX; EBX, EDX, ECX spell the vendor, in that order. */
+    unsigned max_leaf, v[3];
     char vendor[12];
-    __cpuid(0, a, v[0], v[2], v[1]);   /* EBX, EDX, ECX spell the vendor, in that order */
+    __cpuid(0, max_leaf, v[0], v[2], v[1]);
     memcpy(vendor, v, sizeof vendor);
     c->intel = memcmp(vendor, "GenuineIntel", sizeof vendor) == 0;
     /* xgetbv faults unless OSXSAVE is set. */

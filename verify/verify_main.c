@@ -9,14 +9,12 @@
  * float32's own error against the float64 reference; then the LazyAdam-vs-Adam
  * divergence study (verify/divergence.c). One line per case, a final count, non-zero
  * exit on any failure. --out stores every case's trajectory in HDF5 (atomically). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "divergence.h"
 #include "harness.h"
-#include "reference.h"
 #include "trajectory.h"
 
 /* Relative tolerance for trajectories recorded by PyTorch, whose kernels round
