@@ -45,6 +45,8 @@ MUTANTS = [
      'lazyadam_element(&pi, 0.0f,', 'lazyadam_element(&pi, -0.0f,', ['sparse']),
     ('AMSGrad max taking v on a tie (+0 over -0)', 'lib/kernels/element.h',
      'vm = (vi > vm) ? vi : vm;', 'vm = (vi >= vm) ? vi : vm;', BITWISE),
+    ('dense loop that asks for lines ahead stepping past a pair of vectors', VEC,
+     'i + 2 * L <= end; i += 2 * L)', 'i + 2 * L <= end; i += 4 * L)', ['dense']),
     ('MAXIMIZE as 0 - g instead of a sign flip', VEC,
      'g = VEC_XOR(g, c->sign);', 'g = VEC_SUB(VEC_ZERO(), g);', BITWISE),
     ('EPS_PLAIN with eps scaled instead of the root divided', VEC,

@@ -90,31 +90,75 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
         VEC_STORE(vmax + i, l->x);
 }
 
+/* Two vectors of each buffer at offset i, interleaved for throughput. */
+INLINE void adam_pair(const vscalars *c, size_t i, float *restrict p,
+        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
+        int maximize, int l2, int adamw, int ams, int plain)
+{
+    enum { L = VEC_LANES };
+    VEC p0 = VEC_LOAD(p + i), p1 = VEC_LOAD(p + i + L);
+    VEC m0 = VEC_LOAD(m + i), m1 = VEC_LOAD(m + i + L);
+    VEC v0 = VEC_LOAD(v + i), v1 = VEC_LOAD(v + i + L);
+    VEC x0 = VEC_ZERO(), x1 = x0;
+    if (ams) {
+        x0 = VEC_LOAD(vmax + i);
+        x1 = VEC_LOAD(vmax + i + L);
+    }
+    update(&p0, VEC_LOAD(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
+    update(&p1, VEC_LOAD(g + i + L), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
+    VEC_STORE(p + i, p0); VEC_STORE(p + i + L, p1);
+    VEC_STORE(m + i, m0); VEC_STORE(m + i + L, m1);
+    VEC_STORE(v + i, v0); VEC_STORE(v + i + L, v1);
+    if (ams) {
+        VEC_STORE(vmax + i, x0);
+        VEC_STORE(vmax + i + L, x1);
+    }
+}
+
+/* How far ahead, in floats, the dense loop asks for each buffer's lines (1 KiB). With
+ * the hardware's stream prefetchers alone, the avx512 backend's adam_step at 2^25 on two
+ * threads ran at 0.93-0.97 of the roofline loop on the same arrays on machine D (Intel),
+ * its square roots and divisions slowing the rate at which its loads go out; asking
+ * 128, 256, 384, 512 and 1,024 floats ahead gave 1.013-1.015, 1.028-1.037, 1.022-1.027,
+ * 1.019-1.027 and 1.008-1.020 (a distance read at run time in a throwaway build, two
+ * processes each; README, "Machine D"). At 2^15, in the cache, it neither gained nor
+ * lost beyond the noise. A call of fewer floats asks for none, and the rows of a sparse
+ * step, each a short run of its own, never do: lib/kernels/groups.h asks for the rows
+ * ahead instead. */
+#define DENSE_AHEAD 256
+
+INLINE void prefetch_pair(const float *x, int write)
+{
+    for (int k = 0; k < 2 * VEC_LANES; k += 16)   /* each 64-byte line once */
+        if (write)
+            __builtin_prefetch(x + k, 1, 3);
+        else
+            __builtin_prefetch(x + k, 0, 3);
+}
+
+/* ahead (a constant in each caller): ask for the lines DENSE_AHEAD floats on, up to
+ * the buffers' ends and no further. */
 INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s, int maximize, int l2, int adamw, int ams, int plain)
+        const lazyadam_scalars *s, int ahead, int maximize, int l2, int adamw, int ams,
+        int plain)
 {
     enum { L = VEC_LANES };
     size_t i = 0;
-    for (; i + 2 * L <= n; i += 2 * L) {   /* two vectors interleaved, for throughput */
-        VEC p0 = VEC_LOAD(p + i), p1 = VEC_LOAD(p + i + L);
-        VEC m0 = VEC_LOAD(m + i), m1 = VEC_LOAD(m + i + L);
-        VEC v0 = VEC_LOAD(v + i), v1 = VEC_LOAD(v + i + L);
-        VEC x0 = VEC_ZERO(), x1 = x0;
-        if (ams) {
-            x0 = VEC_LOAD(vmax + i);
-            x1 = VEC_LOAD(vmax + i + L);
-        }
-        update(&p0, VEC_LOAD(g + i), &m0, &v0, &x0, c, maximize, l2, adamw, ams, plain);
-        update(&p1, VEC_LOAD(g + i + L), &m1, &v1, &x1, c, maximize, l2, adamw, ams, plain);
-        VEC_STORE(p + i, p0); VEC_STORE(p + i + L, p1);
-        VEC_STORE(m + i, m0); VEC_STORE(m + i + L, m1);
-        VEC_STORE(v + i, v0); VEC_STORE(v + i + L, v1);
-        if (ams) {
-            VEC_STORE(vmax + i, x0);
-            VEC_STORE(vmax + i + L, x1);
+    if (ahead && n > DENSE_AHEAD) {
+        for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end; i += 2 * L) {
+            size_t a = i + DENSE_AHEAD;
+            prefetch_pair(p + a, 1);
+            prefetch_pair(g + a, 0);
+            prefetch_pair(m + a, 1);
+            prefetch_pair(v + a, 1);
+            if (ams)
+                prefetch_pair(vmax + a, 1);
+            adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
         }
     }
+    for (; i + 2 * L <= n; i += 2 * L)
+        adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
     for (; i + L <= n; i += L) {
         lanes a = load_lanes(p, m, v, vmax, i, ams);
         update(&a.p, VEC_LOAD(g + i), &a.m, &a.v, &a.x, c, maximize, l2, adamw, ams, plain);
@@ -128,7 +172,7 @@ static void adam_plain(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, const lazyadam_scalars *s)
 {
     const vscalars c = broadcast(s);
-    adam_loop(&c, n, p, g, m, v, NULL, s, 0, 0, 0, 0, 0);
+    adam_loop(&c, n, p, g, m, v, NULL, s, 1, 0, 0, 0, 0, 0);
 }
 
 static void adam_any(size_t n, float *restrict p, const float *restrict g,
@@ -136,7 +180,7 @@ static void adam_any(size_t n, float *restrict p, const float *restrict g,
         const lazyadam_scalars *s)
 {
     const vscalars c = broadcast(s);
-    adam_loop(&c, n, p, g, m, v, vmax, s, s->maximize, s->l2, s->adamw, s->amsgrad,
+    adam_loop(&c, n, p, g, m, v, vmax, s, 1, s->maximize, s->l2, s->adamw, s->amsgrad,
             s->eps_plain);
 }
 
@@ -166,8 +210,8 @@ INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *r
         int l2, int adamw, int ams, int plain)
 {
     if (nsrc == 1) {   /* the common case: the row's value row is its gradient */
-        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, maximize, l2, adamw, ams,
-                plain);
+        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, 0, maximize, l2, adamw,
+                ams, plain);
         return;
     }
     size_t j = 0;
@@ -244,7 +288,7 @@ INLINE void gap_plain(const void *ctx, size_t n, float *p, float *m, float *v,
     (void)vmax;
     for (size_t o = 0; o < n; o += GAP_BLOCK) {
         size_t k = n - o < GAP_BLOCK ? n - o : GAP_BLOCK;
-        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, NULL, r->s, 0, 0, 0, 0, 0);
+        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, NULL, r->s, 0, 0, 0, 0, 0, 0);
     }
 }
 
@@ -255,7 +299,7 @@ INLINE void gap_any(const void *ctx, size_t n, float *p, float *m, float *v,
     const lazyadam_scalars *s = r->s;
     for (size_t o = 0; o < n; o += GAP_BLOCK) {
         size_t k = n - o < GAP_BLOCK ? n - o : GAP_BLOCK;
-        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, vmax ? vmax + o : NULL, s,
+        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, vmax ? vmax + o : NULL, s, 0,
                 s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
     }
 }
