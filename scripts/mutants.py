@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Mutation check: does the test suite notice when the library is wrong?
 
-Each mutant below is one small, plausible mistake in lib/, in verify/'s HDF5 store or in
-the replay that checks stored trajectories (an operand order, a sign of zero, a bound off
-by one, a check left out, a learner that moves the wrong way, a temporary file left
-behind, a tolerance looser than asked). For each,
+Each mutant below is one small, plausible mistake in lib/, in verify/'s HDF5 store, in
+the replay that checks stored trajectories or in the divergence study's checks (an
+operand order, a sign of zero, a bound off by one, a check left out, a learner that moves
+the wrong way, a temporary file left behind, a tolerance looser than asked). For each,
 in a copy of the tracked tree: apply it, rebuild, run the meson suites it names (every
 suite with --all-suites), and count it killed when a suite fails or the build breaks.
 A mutant that survives is a test missing. Stdlib only; not part of CI (41 minutes with
@@ -28,6 +28,8 @@ BITWISE = ['dense', 'sparse', 'exact', 'edges', 'dense-avx512-simde', 'exact-avx
 CHECKS = ['errors', 'ranges', 'edges', 'sparse']
 TRAJ = 'verify/trajectory.c'
 REPLAY = ['h5store', 'replay-golden', 'replay-torch', 'verify-quick', 'replay-sensitivity']
+DIV = 'verify/divergence.c'
+DIVERGE = ['verify-quick', 'divergence-sensitivity']
 
 # (name, file, text, replacement, suites)
 MUTANTS = [
@@ -240,6 +242,21 @@ MUTANTS = [
      '    for (int i = 0; i < (ams ? 4 : 3); i++) {\n        snprintf(dname, sizeof dname, "init_%s", state_names[i]);\n        if (h5r_f32',
      '    for (int i = 0; i < 3; i++) {\n        snprintf(dname, sizeof dname, "init_%s", state_names[i]);\n        if (h5r_f32',
      REPLAY),
+    ('divergence proof taking every row as reproduced', DIV,
+     '                if (equal) {\n                    ok++;', '                if (1) {\n                    ok++;',
+     DIVERGE),
+    ('divergence study without its exact LazyAdam check', DIV,
+     'if (xd && finding(&res.exact, &failures))', 'if (0 && finding(&res.exact, &failures))',
+     DIVERGE),
+    ('divergence study comparing LazyAdam on no row named twice', DIV,
+     'gapped[row] |= last[row] > 0 && last[row] + 1 < t;', 'gapped[row] |= last[row] > 0;',
+     DIVERGE),
+    ('divergence study passing a scenario whatever its checks found', DIV,
+     'tally_case(ta, failures == 0 && proven_total == checked,',
+     'tally_case(ta, proven_total == checked,', DIVERGE),
+    ('divergence proof replaying one step short', DIV,
+     'replay(&cfg, last[row] + 1, t, dim, tmp[0]', 'replay(&cfg, last[row] + 1, t - 1, dim, tmp[0]',
+     DIVERGE),
 ]
 
 

@@ -6,9 +6,16 @@
 #include "divergence.h"
 #include "reference.h"
 
-enum scenario { UNIFORM, ZIPF, IDLE_RETURN, TOUCHED_ONCE, NSCEN };
+enum scenario {
+    UNIFORM = DIVERGENCE_UNIFORM, ZIPF = DIVERGENCE_ZIPF, IDLE_RETURN = DIVERGENCE_IDLE_RETURN,
+    TOUCHED_ONCE = DIVERGENCE_TOUCHED_ONCE, NSCEN = DIVERGENCE_SCENARIOS
+};
 static const char *scen_names[NSCEN] = { "uniform", "zipf", "idle_return", "touched_once" };
 #define IDLE_K 10   /* idle_return: the second half of the table returns every 10th step */
+
+const divergence_ops divergence_library = {
+    lazyadam_lazy_step, lazyadam_adam_sparse_step, lazyadam_exact_lazy_step, lazyadam_exact_flush,
+};
 
 /* The indices of step t under a scenario (5% of draws repeat an earlier one). */
 static size_t draw(rng *r, enum scenario sc, size_t rows, int64_t t, int64_t *idx)
@@ -55,13 +62,22 @@ static void replay(const lazyadam_config *cfg, int64_t from, int64_t to, size_t 
         ref_adam_step(cfg, s, dim, p, zeros, m, v, x);
 }
 
+/* Counts a failure of one check; whether to print it (the first three of a scenario). */
+static int finding(long *check, long *failures)
+{
+    ++*check;
+    return ++*failures <= 3;
+}
+
 static int row_equal(const float *a, const float *b, size_t dim)
 {
     return memcmp(a, b, dim * sizeof(float)) == 0;
 }
 
-static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w *w)
+long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_t seed,
+        tally *ta, h5w *w, divergence_result *out)
 {
+    const enum scenario sc = (enum scenario)scen;
     const size_t rows = quick ? 400 : 4000, dim = quick ? 8 : 16;
     const int64_t steps = quick ? 40 : 200;
     const int check_every = quick ? 1 : 10;
@@ -93,7 +109,7 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
     double *xmax = calloc((size_t)steps, sizeof(double));
     float *zeros = calloc(dim, sizeof(float));
     int64_t *last = calloc(rows, sizeof *last), *idx = malloc((2 * rows + 8) * sizeof *idx);
-    unsigned char *touched = malloc(rows);
+    unsigned char *touched = malloc(rows), *gapped = calloc(rows, 1);
     float *val = malloc((2 * rows + 8) * dim * sizeof(float));
 
     double *max_dp = calloc((size_t)steps, sizeof(double)), *mean_dp = calloc((size_t)steps, sizeof(double));
@@ -102,21 +118,23 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
     double *pdev = calloc((size_t)steps, sizeof(double));
     int64_t *differ = calloc((size_t)steps, sizeof(int64_t)), *proven = calloc((size_t)steps, sizeof(int64_t));
     int64_t *direct = calloc((size_t)steps, sizeof(int64_t));
-    long failures = 0;
+    long failures = 0;   /* of every check; the first three are printed */
+    divergence_result res = { 0, 0, 0, 0, 0 };
+    int64_t lazy_checks = 0;   /* row checks of LazyAdam where no step was skipped after a touch */
     /* touched_once: what the rows held after step 1, for the closed forms. */
     float *once_m = NULL, *once_v = NULL, *once_p = NULL;
 
     for (int64_t t = 1; t <= steps; t++) {
         size_t nnz = draw(&r, sc, rows, t, idx);
         fill_normal(&r, val, nnz * dim, 0.1f);
-        lazyadam_status s1 = lazyadam_lazy_step(&cfg, t, rows, dim, L[0], L[1], L[2], NULL, nnz, idx, val);
-        lazyadam_status s2 = lazyadam_adam_sparse_step(&cfg, t, rows, dim, A[0], A[1], A[2], NULL, nnz, idx, val);
-        lazyadam_status s3 = lazyadam_exact_lazy_step(&cfg, t, rows, dim, X[0], X[1], X[2], NULL,
+        lazyadam_status s1 = ops->lazy_step(&cfg, t, rows, dim, L[0], L[1], L[2], NULL, nnz, idx, val);
+        lazyadam_status s2 = ops->adam_sparse_step(&cfg, t, rows, dim, A[0], A[1], A[2], NULL, nnz, idx, val);
+        lazyadam_status s3 = ops->exact_lazy_step(&cfg, t, rows, dim, X[0], X[1], X[2], NULL,
                 xlast, nnz, idx, val);
         if (s1 || s2 || s3) {
             tally_case(ta, 0, "divergence %s step %lld: %s / %s", scen_names[sc], (long long)t,
                     lazyadam_status_string(s1), lazyadam_status_string(s2));
-            failures++;
+            finding(&res.refused, &failures);
             break;
         }
         memset(touched, 0, rows);
@@ -125,6 +143,10 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
         for (size_t row = 0; row < rows; row++)
             if (touched[row]) {
                 size_t o = row * dim;
+                /* Skipped steps before a row's first touch ran on zero moments, which
+                 * they leave as they were (m and v stay 0, p moves by 0 / eps): only a
+                 * gap after a touch parts LazyAdam from the caught-up reference. */
+                gapped[row] |= last[row] > 0 && last[row] + 1 < t;
                 replay(&cfg, last[row] + 1, t - 1, dim, E[0] + o, E[1] + o, E[2] + o, NULL, zeros);
                 last[row] = t;
             }
@@ -177,11 +199,22 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
                     /* Rows whose LazyAdam state is untouched by earlier gaps: the replay
                      * ran on LazyAdam's own state. */
                     dok += same_as_lazy;
-                } else if (failures++ < 3) {
+                } else if (finding(&res.proof, &failures)) {
                     printf("FINDING: divergence %s, seed %llu, step %lld, row %zu: replaying "
                             "%lld skipped steps does not reproduce Adam's row\n", scen_names[sc],
                             (unsigned long long)seed, (long long)t, row,
                             (long long)(t - last[row]));
+                }
+                /* A row that has skipped no step since it was first named is where LazyAdam
+                 * and the reference's catching-up LazyAdam must not part: they have run
+                 * the same updates. */
+                if (!gapped[row]) {
+                    lazy_checks++;
+                    if (!same_as_lazy && finding(&res.lazy, &failures))
+                        printf("FINDING: divergence %s, seed %llu, step %lld, row %zu: "
+                                "LazyAdam's row, which has skipped no step since it was first "
+                                "named, is not the reference's\n", scen_names[sc], (unsigned long long)seed,
+                                (long long)t, row);
                 }
             }
             proven[t - 1] = ok;
@@ -191,8 +224,8 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
         /* Exact LazyAdam, brought up to date, is Adam: bitwise, so the divergence is 0. */
         xdiffer[t - 1] = -1;
         if (t % check_every == 0 || t == steps) {
-            lazyadam_exact_flush(&cfg, t, rows, dim, X[0], X[1], X[2], NULL, xlast);
-            int64_t xd = 0;
+            lazyadam_status s4 = ops->exact_flush(&cfg, t, rows, dim, X[0], X[1], X[2], NULL, xlast);
+            int64_t xd = s4 != LAZYADAM_OK ? (int64_t)rows : 0;
             for (size_t row = 0; row < rows; row++) {
                 size_t o = row * dim;
                 xd += !row_equal(X[0] + o, A[0] + o, dim) || !row_equal(X[1] + o, A[1] + o, dim)
@@ -201,8 +234,10 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
                     xmax[t - 1] = fmax(xmax[t - 1], fabs((double)X[0][o + j] - A[0][o + j]));
             }
             xdiffer[t - 1] = xd;
-            if (xd)
-                failures++;
+            if (xd && finding(&res.exact, &failures))
+                printf("FINDING: divergence %s, seed %llu, step %lld: exact LazyAdam, flushed, "
+                        "differs from Adam in %lld rows\n", scen_names[sc],
+                        (unsigned long long)seed, (long long)t, (long long)xd);
         }
 
         /* Closed forms on the rows touched once: m and v decay by beta^k, and under Adam
@@ -238,7 +273,7 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
                 outside += fabs(actual - move) > (1.5 * (double)k + 5.0) * u * fabs(move)
                         + (double)k * u * (fabs(once_p[j]) + fabs(move));
             }
-            if (outside && failures++ < 3)
+            if (outside && finding(&res.closed, &failures))
                 printf("FINDING: divergence %s, seed %llu, step %lld: %lld elements of the rows "
                         "touched once outside the closed forms' rounding bounds\n",
                         scen_names[sc], (unsigned long long)seed, (long long)t,
@@ -257,18 +292,20 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
         }
     printf("divergence %-12s rows=%zu dim=%zu steps=%lld: final max |dparam| %.3e (%.2e of the "
             "parameter scale), mean %.3e, rows differing %lld; replay proof %lld/%lld row checks "
-            "bitwise (%lld on LazyAdam's own state)%s\n", scen_names[sc], rows, dim,
+            "bitwise (%lld on LazyAdam's own state); LazyAdam, on rows with no step skipped "
+            "after a touch, %lld row checks bitwise%s\n", scen_names[sc], rows, dim,
             (long long)steps, max_dp[steps - 1], rel[steps - 1], mean_dp[steps - 1],
             (long long)differ[steps - 1], (long long)proven_total, (long long)checked,
-            (long long)direct_total, failures ? "  FAILED" : "");
+            (long long)direct_total, (long long)lazy_checks, failures ? "  FAILED" : "");
     printf("  exact LazyAdam (flushed) against Adam after step %lld: %lld rows differ, max |dparam| %.1e\n",
             (long long)steps, (long long)xdiffer[steps - 1], xmax[steps - 1]);
     if (sc == TOUCHED_ONCE)
         printf("  touched once, after %lld idle steps: Adam's m = beta1^k m within %.1e, v = "
                 "beta2^k v within %.1e, drift = sum of skipped updates within %.1e (relative)\n",
                 (long long)(steps - 1), mdev[steps - 1], vdev[steps - 1], pdev[steps - 1]);
-    tally_case(ta, failures == 0 && proven_total == checked, "divergence %s: replay proof%s",
-            scen_names[sc], sc == TOUCHED_ONCE ? " and closed forms" : "");
+    tally_case(ta, failures == 0 && proven_total == checked, "divergence %s: replay proof, "
+            "exact LazyAdam, LazyAdam where no step was skipped after a touch%s", scen_names[sc],
+            sc == TOUCHED_ONCE ? ", closed forms" : "");
 
     if (w) {
         char g[64];
@@ -285,6 +322,7 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
         h5w_attr_int(w, "proof_failures", failures);
         h5w_attr_int(w, "proof_row_checks", checked);
         h5w_attr_int(w, "proof_rows_on_lazy_state", direct_total);
+        h5w_attr_int(w, "lazy_row_checks", lazy_checks);
         h5w_f64(w, "max_abs_dparam", S, 0, max_dp);
         h5w_f64(w, "mean_abs_dparam", S, 0, mean_dp);
         h5w_f64(w, "max_abs_dm", S, 0, max_dm);
@@ -304,13 +342,16 @@ static void scenario(enum scenario sc, int quick, uint64_t seed, tally *ta, h5w 
         free(L[i]); free(A[i]); free(E[i]); free(X[i]); free(tmp[i]);
     }
     free(xlast); free(xdiffer); free(xmax);
-    free(zeros); free(last); free(idx); free(touched); free(val);
+    free(zeros); free(last); free(idx); free(touched); free(gapped); free(val);
     free(max_dp); free(mean_dp); free(max_dm); free(rel); free(mdev); free(vdev); free(pdev);
     free(differ); free(proven); free(direct); free(once_m); free(once_v); free(once_p);
+    if (out)
+        *out = res;
+    return failures;
 }
 
 void divergence_study(int quick, uint64_t seed, tally *t, h5w *w)
 {
     for (int sc = 0; sc < NSCEN; sc++)
-        scenario((enum scenario)sc, quick, seed, t, w);
+        divergence_scenario(&divergence_library, sc, quick, seed, t, w, NULL);
 }
