@@ -203,7 +203,7 @@ MUTANTS = [
     ('EPS_PLAIN configurations taking the default path', 'lib/kernels/element.h',
      '!s->amsgrad && !s->eps_plain;', '!s->amsgrad;', BITWISE),
     ('the second interleaved vmax vector not stored', VEC,
-     '            VEC_STORE(vmax + i + L, x1);\n', '', BITWISE),
+     '        VEC_STORE(vmax + i + L, x1);\n', '', BITWISE),
     ('a row of two value rows taking only the first', VEC,
      'if (nsrc == 1) {', 'if (nsrc <= 2) {', ['sparse', 'exact']),
     ('gap blocks reading vmax at the first block\'s place', VEC,
