@@ -10,7 +10,9 @@ enum scenario {
     UNIFORM = DIVERGENCE_UNIFORM, ZIPF = DIVERGENCE_ZIPF, IDLE_RETURN = DIVERGENCE_IDLE_RETURN,
     TOUCHED_ONCE = DIVERGENCE_TOUCHED_ONCE, NSCEN = DIVERGENCE_SCENARIOS
 };
-static const char *scen_names[NSCEN] = { "uniform", "zipf", "idle_return", "touched_once" };
+const char *const divergence_scenario_names[DIVERGENCE_SCENARIOS] = {
+    "uniform", "zipf", "idle_return", "touched_once",
+};
 #define IDLE_K 10   /* idle_return: the second half of the table returns every 10th step */
 
 const divergence_ops divergence_library = {
@@ -78,6 +80,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
         tally *ta, h5w *w, divergence_result *out)
 {
     const enum scenario sc = (enum scenario)scen;
+    const char *name = divergence_scenario_names[sc];
     const size_t rows = quick ? 400 : 4000, dim = quick ? 8 : 16;
     const int64_t steps = quick ? 40 : 200;
     const int check_every = quick ? 1 : 10;
@@ -127,12 +130,14 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
     for (int64_t t = 1; t <= steps; t++) {
         size_t nnz = draw(&r, sc, rows, t, idx);
         fill_normal(&r, val, nnz * dim, 0.1f);
-        lazyadam_status s1 = ops->lazy_step(&cfg, t, rows, dim, L[0], L[1], L[2], NULL, nnz, idx, val);
-        lazyadam_status s2 = ops->adam_sparse_step(&cfg, t, rows, dim, A[0], A[1], A[2], NULL, nnz, idx, val);
+        lazyadam_status s1 = ops->lazy_step(&cfg, t, rows, dim, L[0], L[1], L[2], NULL, nnz, idx,
+                val);
+        lazyadam_status s2 = ops->adam_sparse_step(&cfg, t, rows, dim, A[0], A[1], A[2], NULL, nnz,
+                idx, val);
         lazyadam_status s3 = ops->exact_lazy_step(&cfg, t, rows, dim, X[0], X[1], X[2], NULL,
                 xlast, nnz, idx, val);
         if (s1 || s2 || s3) {
-            tally_case(ta, 0, "divergence %s step %lld: %s / %s", scen_names[sc], (long long)t,
+            tally_case(ta, 0, "divergence %s step %lld: %s / %s", name, (long long)t,
                     lazyadam_status_string(s1), lazyadam_status_string(s2));
             finding(&res.refused, &failures);
             break;
@@ -201,7 +206,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
                     dok += same_as_lazy;
                 } else if (finding(&res.proof, &failures)) {
                     printf("FINDING: divergence %s, seed %llu, step %lld, row %zu: replaying "
-                            "%lld skipped steps does not reproduce Adam's row\n", scen_names[sc],
+                            "%lld skipped steps does not reproduce Adam's row\n", name,
                             (unsigned long long)seed, (long long)t, row,
                             (long long)(t - last[row]));
                 }
@@ -213,7 +218,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
                     if (!same_as_lazy && finding(&res.lazy, &failures))
                         printf("FINDING: divergence %s, seed %llu, step %lld, row %zu: "
                                 "LazyAdam's row, which has skipped no step since it was first "
-                                "named, is not the reference's\n", scen_names[sc], (unsigned long long)seed,
+                                "named, is not the reference's\n", name, (unsigned long long)seed,
                                 (long long)t, row);
                 }
             }
@@ -224,7 +229,8 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
         /* Exact LazyAdam, brought up to date, is Adam: bitwise, so the divergence is 0. */
         xdiffer[t - 1] = -1;
         if (t % check_every == 0 || t == steps) {
-            lazyadam_status s4 = ops->exact_flush(&cfg, t, rows, dim, X[0], X[1], X[2], NULL, xlast);
+            lazyadam_status s4 = ops->exact_flush(&cfg, t, rows, dim, X[0], X[1], X[2], NULL,
+                    xlast);
             int64_t xd = s4 != LAZYADAM_OK ? (int64_t)rows : 0;
             for (size_t row = 0; row < rows; row++) {
                 size_t o = row * dim;
@@ -236,7 +242,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
             xdiffer[t - 1] = xd;
             if (xd && finding(&res.exact, &failures))
                 printf("FINDING: divergence %s, seed %llu, step %lld: exact LazyAdam, flushed, "
-                        "differs from Adam in %lld rows\n", scen_names[sc],
+                        "differs from Adam in %lld rows\n", name,
                         (unsigned long long)seed, (long long)t, (long long)xd);
         }
 
@@ -276,7 +282,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
             if (outside && finding(&res.closed, &failures))
                 printf("FINDING: divergence %s, seed %llu, step %lld: %lld elements of the rows "
                         "touched once outside the closed forms' rounding bounds\n",
-                        scen_names[sc], (unsigned long long)seed, (long long)t,
+                        name, (unsigned long long)seed, (long long)t,
                         (long long)outside);
             mdev[t - 1] = md;
             vdev[t - 1] = vd;
@@ -293,7 +299,7 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
     printf("divergence %-12s rows=%zu dim=%zu steps=%lld: final max |dparam| %.3e (%.2e of the "
             "parameter scale), mean %.3e, rows differing %lld; replay proof %lld/%lld row checks "
             "bitwise (%lld on LazyAdam's own state); LazyAdam, on rows with no step skipped "
-            "after a touch, %lld row checks bitwise%s\n", scen_names[sc], rows, dim,
+            "after a touch, %lld row checks bitwise%s\n", name, rows, dim,
             (long long)steps, max_dp[steps - 1], rel[steps - 1], mean_dp[steps - 1],
             (long long)differ[steps - 1], (long long)proven_total, (long long)checked,
             (long long)direct_total, (long long)lazy_checks, failures ? "  FAILED" : "");
@@ -304,17 +310,17 @@ long divergence_scenario(const divergence_ops *ops, int scen, int quick, uint64_
                 "beta2^k v within %.1e, drift = sum of skipped updates within %.1e (relative)\n",
                 (long long)(steps - 1), mdev[steps - 1], vdev[steps - 1], pdev[steps - 1]);
     tally_case(ta, failures == 0 && proven_total == checked, "divergence %s: replay proof, "
-            "exact LazyAdam, LazyAdam where no step was skipped after a touch%s", scen_names[sc],
+            "exact LazyAdam, LazyAdam where no step was skipped after a touch%s", name,
             sc == TOUCHED_ONCE ? ", closed forms" : "");
 
     if (w) {
         char g[64];
-        snprintf(g, sizeof g, "divergence_%s", scen_names[sc]);
+        snprintf(g, sizeof g, "divergence_%s", name);
         size_t S = (size_t)steps;
         h5w_group(w, g);
         h5w_config(w, &cfg);
         h5w_provenance(w);
-        h5w_attr_str(w, "scenario", scen_names[sc]);
+        h5w_attr_str(w, "scenario", name);
         h5w_attr_int(w, "rows", (int64_t)rows);
         h5w_attr_int(w, "dim", (int64_t)dim);
         h5w_attr_int(w, "steps", steps);

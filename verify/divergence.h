@@ -33,6 +33,8 @@ extern const divergence_ops divergence_library;
  * named at step 1 only. */
 enum { DIVERGENCE_UNIFORM, DIVERGENCE_ZIPF, DIVERGENCE_IDLE_RETURN, DIVERGENCE_TOUCHED_ONCE,
        DIVERGENCE_SCENARIOS };
+/* Their names, as the report and the HDF5 groups (divergence_<name>) give them. */
+extern const char *const divergence_scenario_names[DIVERGENCE_SCENARIOS];
 
 /* What failed in a scenario, check by check. */
 typedef struct divergence_result {

@@ -101,10 +101,6 @@ static lazyadam_status flush(const lazyadam_config *cfg, int64_t step, size_t ro
 
 static const divergence_ops standins = { lazy, adam, lazyadam_exact_lazy_step, flush };
 
-static const char *const scen_names[DIVERGENCE_SCENARIOS] = {
-    "uniform", "zipf", "idle_return", "touched_once",
-};
-
 /* Runs scenario sc with the break set up as given; expects exactly the checks marked
  * in `want` (proof, lazy, exact, refused) to count failures. */
 static void expect(int sc, enum target target, int state, int named, long row,
@@ -119,7 +115,8 @@ static void expect(int sc, enum target target, int state, int named, long row,
     tally inner = { 0, 0, 0 };
     divergence_result r;
     printf("-- %s, %s: the study's report follows, where its FINDING and FAIL lines are "
-            "expected from every check that must see the break\n", what, scen_names[sc]);
+            "expected from every check that must see the break\n", what,
+            divergence_scenario_names[sc]);
     divergence_scenario(&standins, sc, 1, seed, &inner, NULL, &r);
     int ok = (target == NONE || target == REFUSE || brk.done)
           && (r.proof > 0) == want_proof && (r.lazy > 0) == want_lazy
@@ -127,7 +124,7 @@ static void expect(int sc, enum target target, int state, int named, long row,
           && (inner.failed > 0) == (want_proof || want_lazy || want_exact || want_refused);
     tally_case(&T, ok, "%s, %s: proof %ld, lazy %ld, exact %ld, refused %ld, closed forms %ld "
             "failures (want proof %s, lazy %s, exact %s, refused %s, closed forms none)", what,
-            scen_names[sc], r.proof, r.lazy, r.exact, r.refused, r.closed,
+            divergence_scenario_names[sc], r.proof, r.lazy, r.exact, r.refused, r.closed,
             want_proof ? "some" : "none", want_lazy ? "some" : "none",
             want_exact ? "some" : "none", want_refused ? "some" : "none");
 }
