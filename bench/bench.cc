@@ -200,16 +200,31 @@ void BM_plain_adam(benchmark::State &state, size_t n, int threads, bool fixed, b
 }
 
 // ---------------------------------------------------------------- multi
+// Tensors of `each` floats, one after another in every buffer of a (which holds at least
+// count * (each + gap) floats). With a gap of kTensorGap floats, a cache line, between
+// them they are separate tensors, as a trainer's own allocations are, and the library
+// runs each on its own; with no gap they are cut from flat buffers (a flattened
+// parameter list, as ZeRO and apex keep one), which it runs as one piece (lib/dense.c).
+constexpr size_t kTensorGap = 16;
+
+std::vector<lazyadam_tensor> cut_tensors(Arrays &a, size_t count, size_t each, size_t gap)
+{
+    std::vector<lazyadam_tensor> ts(count);
+    for (size_t i = 0; i < count; i++) {
+        size_t o = i * (each + gap);
+        ts[i] = { each, a.p + o, a.g + o, a.m + o, a.v + o, nullptr };
+    }
+    return ts;
+}
+
 void BM_adam_step_multi(benchmark::State &state, lazyadam_backend b, size_t count, size_t each,
-        int threads)
+        size_t gap, int threads)
 {
     size_t total = count * each;
-    Arrays &a = arrays(total);
+    Arrays &a = arrays(count * (each + gap));
     double roof = roofline_seconds(total, threads);
     a.init();
-    std::vector<lazyadam_tensor> ts(count);
-    for (size_t i = 0; i < count; i++)   // separate tensors, laid out as a trainer's would be
-        ts[i] = { each, a.p + i * each, a.g + i * each, a.m + i * each, a.v + i * each, nullptr };
+    std::vector<lazyadam_tensor> ts = cut_tensors(a, count, each, gap);
     lazyadam_config c = config_for(b, threads);
     int64_t step = 1;
     double t0 = now();
@@ -565,9 +580,11 @@ void BM_pair(benchmark::State &state, const Side &subject, const Side &yard, dou
         subject.note(state);
 }
 
-Side adam_side(lazyadam_backend b, size_t n, int threads)
+// One adam_step of n elements, on the first n of `a` (arrays(n) when null).
+Side adam_side(lazyadam_backend b, size_t n, int threads, Arrays *a = nullptr)
 {
-    Arrays *a = &arrays(n);
+    if (!a)
+        a = &arrays(n);
     a->init();
     auto c = std::make_shared<lazyadam_config>(config_for(b, threads));
     auto step = std::make_shared<int64_t>(1);
@@ -665,20 +682,19 @@ template <class Add>
 void register_pairs_of(lazyadam_backend b, bool cold_too, Add &add, char *buf, size_t size)
 {
     const size_t big = (size_t)1 << 25;
-    // Many tensors against one adam_step over as many elements, in the same memory.
+    // Many separate tensors (a cache line apart, so each is a kernel call of its own)
+    // against one adam_step over as many elements, in the same buffers.
     std::snprintf(buf, size, "pair/adam_step_multi/%s/vs:adam_step/tensors:1000/each:1024/threads:2",
             lazyadam_backend_name(b));
     add([=] {
         const size_t count = 1000, each = 1024, total = count * each;
-        Arrays *a = &arrays(total);   // adam_side below sets its state
-        auto ts = std::make_shared<std::vector<lazyadam_tensor>>(count);
-        for (size_t i = 0; i < count; i++)
-            (*ts)[i] = { each, a->p + i * each, a->g + i * each, a->m + i * each, a->v + i * each, nullptr };
+        Arrays *a = &arrays(count * (each + kTensorGap));   // adam_side below sets its state
+        auto ts = std::make_shared<std::vector<lazyadam_tensor>>(cut_tensors(*a, count, each, kTensorGap));
         auto c = std::make_shared<lazyadam_config>(config_for(b, 2));
         auto step = std::make_shared<int64_t>(1);
         return std::make_pair(Side{ [=] { return lazyadam_adam_step_multi(c.get(), (*step)++, count, ts->data()); },
                                     (double)total },
-                adam_side(b, total, 2));
+                adam_side(b, total, 2, a));
     });
     // lazy_step's touched elements per second against dense adam_step's at 2^25. The
     // target pair runs batches of at least 20 ms, so the lazy steps run back to back as a
@@ -820,8 +836,19 @@ void register_all()
                             std::make_pair<size_t, size_t>(1, 1024000), std::make_pair<size_t, size_t>(1, 1280000) }) {
             std::snprintf(buf, sizeof buf, "adam_step_multi/%s/tensors:%zu/each:%zu/threads:%d",
                     lazyadam_backend_name(best), shape.first, shape.second, t);
-            reg(buf, mt, [=](benchmark::State &s) { BM_adam_step_multi(s, best, shape.first, shape.second, t); });
+            reg(buf, mt, [=](benchmark::State &s) { BM_adam_step_multi(s, best, shape.first, shape.second, kTensorGap, t); });
         }
+        // The same many-tensor shapes cut from flat buffers, for every backend: each
+        // backend's pieces, oneDNN's above all, whose every run starts its primitives.
+        for (lazyadam_backend b : backends)
+            for (auto shape : { std::make_pair<size_t, size_t>(1000, 1024), std::make_pair<size_t, size_t>(10000, 128) })
+                for (size_t gap : { kTensorGap, (size_t)0 }) {
+                    if (gap && b == best)
+                        continue;   // above
+                    std::snprintf(buf, sizeof buf, "adam_step_multi%s/%s/tensors:%zu/each:%zu/threads:%d",
+                            gap ? "" : "_flat", lazyadam_backend_name(b), shape.first, shape.second, t);
+                    reg(buf, mt, [=](benchmark::State &s) { BM_adam_step_multi(s, b, shape.first, shape.second, gap, t); });
+                }
     }
     std::vector<lazyadam_backend> sparse_backends = { best };
     if (lazyadam_backend_available(LAZYADAM_BACKEND_ONEDNN))

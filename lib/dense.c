@@ -44,6 +44,41 @@ static size_t tensor_ranges(const lazyadam_config *cfg, size_t count,
     return nr;
 }
 
+/* The alias check of a multi call without listing its ranges, for the layouts trainers
+ * use: when each buffer kind's ranges come in ascending address order, none starting
+ * before the one before it ends, and each kind's span (its first range's start to its
+ * last range's end) overlaps no other kind's, no two ranges can overlap. Flat buffers
+ * and tensors allocated kind by kind pass; tensors allocated each with its own four
+ * buffers interleave the spans and do not. Returns 1 when the layout is shown free of
+ * aliasing that way, 0 to leave the verdict to lazyadam_check_ranges on every range.
+ * One pass, a few instructions a buffer, no scratch: on 10,000 tensors of 128 elements
+ * listing and checking every range took longer than the update's memory traffic. */
+static int kinds_apart(const lazyadam_config *cfg, size_t count, const lazyadam_tensor *ts)
+{
+    const int kinds = (cfg->flags & LAZYADAM_AMSGRAD) ? 5 : 4;
+    uintptr_t lo[5] = { 0 }, hi[5] = { 0 };
+    int seen = 0;
+    for (size_t i = 0; i < count; i++) {
+        const lazyadam_tensor *t = &ts[i];
+        if (t->n == 0)
+            continue;
+        const uintptr_t bytes = t->n * sizeof(float);   /* check_tensor: no overflow */
+        const uintptr_t at[5] = { (uintptr_t)t->param, (uintptr_t)t->grad, (uintptr_t)t->m,
+                                  (uintptr_t)t->v, (uintptr_t)t->vmax };
+        for (int k = 0; k < kinds; k++) {
+            if ((seen && at[k] < hi[k]) || at[k] > UINTPTR_MAX - bytes)
+                return 0;
+            lo[k] = seen ? lo[k] : at[k];
+            hi[k] = at[k] + bytes;
+        }
+        seen = 1;
+    }
+    lazyadam_range span[5];
+    for (int k = 0; k < kinds; k++)
+        span[k] = (lazyadam_range){ lo[k], hi[k], k != 1 };
+    return !seen || lazyadam_check_ranges(span, (size_t)kinds) == LAZYADAM_OK;
+}
+
 /* From this many bytes of state and gradient a call, its arrays are taken to stream from
  * DRAM rather than to stay in the cache between calls, and the backend's streaming kernel
  * runs (kernels.h). On machine B (AMD, CPU family 26), adam_step on two threads with the
@@ -107,7 +142,45 @@ static void run_range(lazyadam_adam_fn adam, const lazyadam_tensor *t, size_t lo
             s->amsgrad ? t->vmax + lo : NULL, s);
 }
 
-/* An array backend (oneDNN) takes each tensor whole and threads itself. */
+/* A run of elements that one kernel call can take: in every buffer it has, laid end to
+ * end in memory. Tensors cut from flat buffers (a trainer's flattened parameters,
+ * gradients and moments, as ZeRO and apex keep them) make one piece however many there
+ * are: the update goes element by element with one set of scalars, so a piece gives
+ * bitwise what its tensors give one by one, and it pays the kernel's entry once. */
+typedef struct piece {
+    size_t n;   /* 0: none yet */
+    float *p;
+    const float *g;
+    float *m, *v, *x;   /* x (vmax) only under AMSGrad, else NULL */
+} piece;
+
+/* Whether x starts where the n floats from y end, compared as addresses: the two may
+ * be separate objects that happen to meet. */
+static inline int follows(const float *x, const float *y, size_t n)
+{
+    return (uintptr_t)x == (uintptr_t)y + n * sizeof(float);
+}
+
+/* Elements [a, b) of tensor t (b > a), appended to pc when they continue it in every
+ * buffer; returns 0, leaving pc alone, when they do not. */
+static int piece_extend(piece *pc, const lazyadam_tensor *t, size_t a, size_t b, int ams)
+{
+    size_t k = pc->n;
+    if (k == 0 || !follows(t->param + a, pc->p, k) || !follows(t->grad + a, pc->g, k)
+            || !follows(t->m + a, pc->m, k) || !follows(t->v + a, pc->v, k)
+            || (ams && !follows(t->vmax + a, pc->x, k)))
+        return 0;
+    pc->n += b - a;
+    return 1;
+}
+
+static piece piece_of(const lazyadam_tensor *t, size_t a, size_t b, int ams)
+{
+    return (piece){ b - a, t->param + a, t->grad + a, t->m + a, t->v + a,
+                    ams ? t->vmax + a : NULL };
+}
+
+/* An array backend (oneDNN) takes each piece whole and threads itself. */
 static lazyadam_status run_array(const lazyadam_kernels *k, const lazyadam_config *cfg,
         const lazyadam_scalars *s, size_t count, const lazyadam_tensor *ts)
 {
@@ -115,10 +188,15 @@ static lazyadam_status run_array(const lazyadam_kernels *k, const lazyadam_confi
     lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &ctx);
     if (st != LAZYADAM_OK)
         return st;
-    for (size_t i = 0; i < count; i++)
-        if (ts[i].n)
-            k->array->run(ctx, ts[i].n, ts[i].param, ts[i].grad, ts[i].m, ts[i].v,
-                    s->amsgrad ? ts[i].vmax : NULL);
+    piece pc = { 0 };
+    for (size_t i = 0; i <= count; i++) {
+        if (i < count && (ts[i].n == 0 || piece_extend(&pc, &ts[i], 0, ts[i].n, s->amsgrad)))
+            continue;
+        if (pc.n)
+            k->array->run(ctx, pc.n, pc.p, pc.g, pc.m, pc.v, pc.x);
+        if (i < count)
+            pc = piece_of(&ts[i], 0, ts[i].n, s->amsgrad);
+    }
     k->array->end(ctx);
     return LAZYADAM_OK;
 }
@@ -173,20 +251,27 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
 }
 
 /* Thread t of T takes the elements [lo, hi) of the tensors laid end to end, so the
- * load is balanced by element count whatever the tensor sizes. */
+ * load is balanced by element count whatever the tensor sizes, in pieces. */
 static void run_multi_part(lazyadam_adam_fn adam, size_t count,
         const lazyadam_tensor *tensors, size_t lo, size_t hi, const lazyadam_scalars *s)
 {
+    piece pc = { 0 };
     size_t base = 0;
     for (size_t i = 0; i < count && base < hi; i++) {
         size_t n = tensors[i].n;
-        if (base + n > lo) {
+        if (n != 0 && base + n > lo) {   /* then a < b; an empty tensor may be all NULL */
             size_t a = lo > base ? lo - base : 0;
             size_t b = hi - base < n ? hi - base : n;
-            run_range(adam, &tensors[i], a, b, s);
+            if (!piece_extend(&pc, &tensors[i], a, b, s->amsgrad)) {
+                if (pc.n)
+                    adam(pc.n, pc.p, pc.g, pc.m, pc.v, pc.x, s);
+                pc = piece_of(&tensors[i], a, b, s->amsgrad);
+            }
         }
         base += n;
     }
+    if (pc.n)
+        adam(pc.n, pc.p, pc.g, pc.m, pc.v, pc.x, s);
 }
 
 lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t step,
@@ -211,13 +296,17 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
             return LAZYADAM_E_SIZE;
         total += tensors[i].n;
     }
-    lazyadam_range *r = lazyadam_alloc(count * 5 * sizeof *r);
-    if (!r)
-        return LAZYADAM_E_NOMEM;
-    st = lazyadam_check_ranges(r, tensor_ranges(cfg, count, tensors, r));
-    lazyadam_free(r);
-    if (st != LAZYADAM_OK || total == 0)
-        return st;
+    if (!kinds_apart(cfg, count, tensors)) {
+        lazyadam_range *r = lazyadam_alloc(count * 5 * sizeof *r);
+        if (!r)
+            return LAZYADAM_E_NOMEM;
+        st = lazyadam_check_ranges(r, tensor_ranges(cfg, count, tensors, r));
+        lazyadam_free(r);
+        if (st != LAZYADAM_OK)
+            return st;
+    }
+    if (total == 0)
+        return LAZYADAM_OK;
 
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)

@@ -370,10 +370,15 @@ def main():
                 cells.append("—" if not r else f"{fmt_rate(r['items'])} ({r['roofline']:.2f})")
             w(f"| 2^{n.bit_length() - 1} | {thr} | " + " | ".join(cells) + " |")
     w("")
-    w("## adam_step_multi\n\n| shape | threads | time | elements/s |\n|---|---|---|---|")
+    w("## adam_step_multi\n")
+    w("Separate tensors lie a cache line apart in each buffer, so each is a kernel call of its own; "
+      "flat ones are cut from one buffer of each kind, and the library runs them as one piece.\n")
+    w("| layout | backend | shape | threads | time | elements/s |\n|---|---|---|---|---|---|")
     for r in rows:
-        if r["kind"] == "adam_step_multi":
-            w(f"| {r['f']['tensors']} × {r['f']['each']} | {r['f']['threads']} | {r['sec'] * 1e6:.0f} µs | {fmt_rate(r['items'])} |")
+        if r["kind"] in ("adam_step_multi", "adam_step_multi_flat"):
+            layout = "flat" if r["kind"].endswith("_flat") else "separate"
+            w(f"| {layout} | {r['plain'][0]} | {r['f']['tensors']} × {r['f']['each']} | {r['f']['threads']} | "
+              f"{r['sec'] * 1e6:.0f} µs | {fmt_rate(r['items'])} |")
     w("")
     w("## Sparse steps (touched elements/s for lazy_step, table elements/s for adam_sparse_step)\n")
     w("| entry point | backend | rows × dim | density | distribution | threads | time | elements/s |\n|---|---|---|---|---|---|---|---|")

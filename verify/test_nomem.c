@@ -17,9 +17,11 @@
 #define NBUF (6 * ROWS * DIM)
 #define MAX_NTH 32   /* more allocations than any call makes */
 
-enum { F_DENSE, F_MULTI, F_LAZY, F_SPARSE, F_EXACT, F_FLUSH, NFN };
-static const char *const names[NFN] = { "adam_step", "adam_step_multi", "lazy_step",
-                                        "adam_sparse_step", "exact_lazy_step", "exact_flush" };
+enum { F_DENSE, F_MULTI, F_MULTI_BACK, F_LAZY, F_SPARSE, F_EXACT, F_FLUSH, NFN };
+static const char *const names[NFN] = { "adam_step", "adam_step_multi",
+                                        "adam_step_multi, tensors in descending order",
+                                        "lazy_step", "adam_sparse_step", "exact_lazy_step",
+                                        "exact_flush" };
 
 typedef struct state {
     float buf[NBUF];
@@ -35,6 +37,10 @@ static lazyadam_status call(int f, const lazyadam_config *c, state *s, const int
     switch (f) {
     case F_DENSE: return lazyadam_adam_step(c, 1, n, p, val, m, v, x);
     case F_MULTI: return lazyadam_adam_step_multi(c, 1, 2, ts);
+    case F_MULTI_BACK: {   /* not a layout the check without a list takes: it lists them */
+        lazyadam_tensor back[2] = { ts[1], ts[0] };
+        return lazyadam_adam_step_multi(c, 1, 2, back);
+    }
     case F_LAZY: return lazyadam_lazy_step(c, 1, ROWS, DIM, p, m, v, x, NNZ, idx, val);
     case F_SPARSE: return lazyadam_adam_sparse_step(c, 1, ROWS, DIM, p, m, v, x, NNZ, idx, val);
     case F_EXACT:

@@ -62,10 +62,13 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
 
 /* Many tensors in one call and one parallel region (a trainer's parameter list).
  * Bitwise equal to one lazyadam_adam_step per tensor. Every tensor is validated,
- * and aliasing is checked across all of them, before any is written.
+ * and aliasing is checked across all of them, before any is written. Tensors that
+ * follow each other in every buffer (cut from flat buffers) are updated as one run.
  * E_SIZE also when the tensors' sizes together overflow size_t, or count is too large
  * for their ranges to be listed (refused before any tensor is read).
- * Extra error: E_NOMEM when the scratch for the alias check cannot be allocated. */
+ * Extra error: E_NOMEM when the scratch for the alias check cannot be allocated: only
+ * where each buffer kind's tensors are not in ascending address order, or the kinds'
+ * address spans overlap (then every range is listed and checked). */
 typedef struct lazyadam_tensor {
     size_t n; float *param; const float *grad; float *m; float *v; float *vmax;
 } lazyadam_tensor;
