@@ -136,8 +136,9 @@ kernels ask for their lines ahead.
 
 ## The multi, lazy and peer targets
 
-Targets: multi ≥ 0.8 of one call; lazy ≥ 0.6 of dense Adam (the row after it has no
-target); ≥ 5× torch Adam; ≥ 8× SparseAdam; exact LazyAdam ≥ 2× (uniform) and ≥ 5× (Zipf)
+Targets: multi ≥ 0.8 of one call (its tensors laid end to end until 90576de, a cache line
+apart from 806a82c on, since the library began running tensors end to end as one piece);
+lazy ≥ 0.6 of dense Adam (the row after it has no target); ≥ 5× torch Adam; ≥ 8× SparseAdam; exact LazyAdam ≥ 2× (uniform) and ≥ 5× (Zipf)
 `adam_sparse_step` per step. The two PyTorch figures are measured in pairs in
 `scripts/bench_torch.py`'s process from 0432e3c on; before it they set PyTorch's medians
 against the main pass, minutes apart, and SparseAdam reused one gradient's rows every step.
