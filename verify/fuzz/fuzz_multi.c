@@ -1,5 +1,8 @@
 /* libFuzzer target: lazyadam_adam_step_multi with a hostile tensor list: sizes, NULLs,
- * overlaps across tensors, one bad tensor among good ones. */
+ * overlaps across tensors, one bad tensor among good ones. The tensors lie either each
+ * with its five buffers side by side, or kind by kind as flat buffers do, end to end
+ * with now and then a gap: the layout the library runs as pieces and checks without a
+ * list (lib/dense.c). */
 #include "fuzz_common.h"
 #include "reference.h"
 
@@ -22,10 +25,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < cap; i++)
         arena[i] = fabsf(arena[i]);
     lazyadam_tensor t[9];
+    int by_kind = take(&in, 1) & 1;
+    size_t next[5] = { 0 };   /* by kind: where each kind's next tensor starts */
     for (size_t i = 0; i < count; i++) {
         size_t n = take(&in, 2) % 300;
-        float *base = arena + i * 5 * SLOT;
-        t[i] = (lazyadam_tensor){ n, base, base + SLOT, base + 2 * SLOT, base + 3 * SLOT, base + 4 * SLOT };
+        float *b[5];
+        for (size_t k = 0; k < 5; k++) {
+            if (!by_kind) {
+                b[k] = arena + (i * 5 + k) * SLOT;
+                continue;
+            }
+            uint64_t gap = take(&in, 1);   /* no gap three times in four; else 1 to 3 */
+            b[k] = arena + k * count * SLOT + next[k];
+            next[k] += n + (gap < 192 ? 0 : 1 + gap % 3);
+        }
+        t[i] = (lazyadam_tensor){ n, b[0], b[1], b[2], b[3], b[4] };
         uint32_t mode = (uint32_t)take(&in, 1);
         if (mode == 1) t[i].param = NULL;
         if (mode == 2) t[i].v = NULL;
