@@ -174,30 +174,56 @@ static int piece_extend(piece *pc, const lazyadam_tensor *t, size_t a, size_t b,
     return 1;
 }
 
-static piece piece_of(const lazyadam_tensor *t, size_t a, size_t b, int ams)
+/* Elements [lo, hi) of the tensors laid end to end, in pieces: run(pc, arg) for each.
+ * Always inlined, with run a constant in each caller. */
+typedef void (*piece_run)(const piece *pc, const void *arg);
+
+static inline __attribute__((always_inline)) void for_each_piece(size_t count,
+        const lazyadam_tensor *tensors, size_t lo, size_t hi, int ams, piece_run run,
+        const void *arg)
 {
-    return (piece){ b - a, t->param + a, t->grad + a, t->m + a, t->v + a,
-                    ams ? t->vmax + a : NULL };
+    piece pc = { 0 };
+    size_t base = 0;
+    for (size_t i = 0; i < count && base < hi; i++) {
+        const lazyadam_tensor *t = &tensors[i];
+        size_t n = t->n;
+        if (n != 0 && base + n > lo) {   /* then a < b; an empty tensor may be all NULL */
+            size_t a = lo > base ? lo - base : 0;
+            size_t b = hi - base < n ? hi - base : n;
+            if (!piece_extend(&pc, t, a, b, ams)) {
+                if (pc.n)
+                    run(&pc, arg);
+                pc = (piece){ b - a, t->param + a, t->grad + a, t->m + a, t->v + a,
+                              ams ? t->vmax + a : NULL };
+            }
+        }
+        base += n;
+    }
+    if (pc.n)
+        run(&pc, arg);
 }
 
 /* An array backend (oneDNN) takes each piece whole and threads itself. */
-static lazyadam_status run_array(const lazyadam_kernels *k, const lazyadam_config *cfg,
-        const lazyadam_scalars *s, size_t count, const lazyadam_tensor *ts)
-{
+typedef struct array_call {
+    const lazyadam_array_ops *ops;
     void *ctx;
-    lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &ctx);
+} array_call;
+
+static void array_piece(const piece *pc, const void *arg)
+{
+    const array_call *c = arg;
+    c->ops->run(c->ctx, pc->n, pc->p, pc->g, pc->m, pc->v, pc->x);
+}
+
+static lazyadam_status run_array(const lazyadam_kernels *k, const lazyadam_config *cfg,
+        const lazyadam_scalars *s, size_t count, const lazyadam_tensor *ts, size_t total)
+{
+    array_call c = { k->array, NULL };
+    lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &c.ctx);
     if (st != LAZYADAM_OK)
         return st;
-    piece pc = { 0 };
-    for (size_t i = 0; i <= count; i++) {
-        if (i < count && (ts[i].n == 0 || piece_extend(&pc, &ts[i], 0, ts[i].n, s->amsgrad)))
-            continue;
-        if (pc.n)
-            k->array->run(ctx, pc.n, pc.p, pc.g, pc.m, pc.v, pc.x);
-        if (i < count)
-            pc = piece_of(&ts[i], 0, ts[i].n, s->amsgrad);
-    }
-    k->array->end(ctx);
+    for_each_piece(count, ts, 0, total, s->amsgrad, array_piece, &c);
+    k->array->end(c.ctx);
     return LAZYADAM_OK;
 }
 
@@ -219,7 +245,7 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
 
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)
-        return run_array(k, cfg, &s, 1, &t);
+        return run_array(k, cfg, &s, 1, &t, n);
     lazyadam_adam_fn adam = dense_kernel(k, &s, n);
     lazyadam_plan plan = lazyadam_balance_begin(n, lazyadam_threads_for(cfg, n));
     if (plan.T == 1) {
@@ -252,26 +278,22 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
 
 /* Thread t of T takes the elements [lo, hi) of the tensors laid end to end, so the
  * load is balanced by element count whatever the tensor sizes, in pieces. */
+typedef struct kernel_call {
+    lazyadam_adam_fn adam;
+    const lazyadam_scalars *s;
+} kernel_call;
+
+static void kernel_piece(const piece *pc, const void *arg)
+{
+    const kernel_call *c = arg;
+    c->adam(pc->n, pc->p, pc->g, pc->m, pc->v, pc->x, c->s);
+}
+
 static void run_multi_part(lazyadam_adam_fn adam, size_t count,
         const lazyadam_tensor *tensors, size_t lo, size_t hi, const lazyadam_scalars *s)
 {
-    piece pc = { 0 };
-    size_t base = 0;
-    for (size_t i = 0; i < count && base < hi; i++) {
-        size_t n = tensors[i].n;
-        if (n != 0 && base + n > lo) {   /* then a < b; an empty tensor may be all NULL */
-            size_t a = lo > base ? lo - base : 0;
-            size_t b = hi - base < n ? hi - base : n;
-            if (!piece_extend(&pc, &tensors[i], a, b, s->amsgrad)) {
-                if (pc.n)
-                    adam(pc.n, pc.p, pc.g, pc.m, pc.v, pc.x, s);
-                pc = piece_of(&tensors[i], a, b, s->amsgrad);
-            }
-        }
-        base += n;
-    }
-    if (pc.n)
-        adam(pc.n, pc.p, pc.g, pc.m, pc.v, pc.x, s);
+    const kernel_call c = { adam, s };
+    for_each_piece(count, tensors, lo, hi, s->amsgrad, kernel_piece, &c);
 }
 
 lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t step,
@@ -310,7 +332,7 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
 
     const lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
     if (k->array)
-        return run_array(k, cfg, &s, count, tensors);
+        return run_array(k, cfg, &s, count, tensors, total);
     lazyadam_adam_fn adam = dense_kernel(k, &s, total);
     lazyadam_plan plan = lazyadam_balance_begin(total, lazyadam_threads_for(cfg, total));
     if (plan.T == 1) {
