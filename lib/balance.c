@@ -37,6 +37,13 @@
  * spends about 0.2% of its calls trying the other one; a switch resets the wait to
  * 2^WAIT_MIN, so the choice follows the machine's state.
  *
+ * Where the static rule keeps a call on the caller (under 2 x 16,384 elements, lib/parallel.c)
+ * a class from 2^DENSE_TEAM_MIN elements learns the same way, starting alone, with a team
+ * of two: the rule was set where a fork cost 4,500 ticks, and on machine D, where it costs
+ * about 1,850, adam_step on two threads took 4.0 us against 5.9 alone at 2^14 elements and
+ * 2.6 against 3.0 at 2^13, but 1.9 against 1.6 at 2^12 (medians of 30 alternating rounds,
+ * results/PERFORMANCE_LOG.md). With LAZYADAM_BALANCE=off such calls stay on the caller.
+ *
  * Sparse calls. lazy_step and exact_lazy_step learn team or solo the same way, per class
  * of named elements (nnz x dim, 2^SPARSE_MIN up to 2^MODE_BUCKETS) and of table size: a
  * named row costs what the table's place in the memory hierarchy makes it, so the static
@@ -114,6 +121,7 @@ static inline uint32_t ticks(int threads, int32_t shift, int end)
 #define UNDECIDED 2      /* pair_record: PAIRS pairs, neither side won WIN */
 #define PROBE 2          /* probes sit this many steps either side of the shift */
 #define MODE_BUCKETS 18  /* classes below 2^18 elements learn team or solo */
+#define DENSE_TEAM_MIN 13 /* ... and from 2^13 where the static rule says solo */
 #define SETTLE 2         /* calls after a change of mode whose times are not used */
 #define SPARSE_SETTLE 32 /* ... for a sparse class at most (the file's comment) */
 #define SETTLE_TICKS (1u << 21)   /* ... or until they have taken this long */
@@ -336,20 +344,24 @@ static void call_start(bal_class *c, bal_mode *m, int threads, int trial, int32_
     bal.t0 = ticks(threads, shift, 0);
 }
 
-lazyadam_plan lazyadam_balance_begin(size_t n, int T)
+lazyadam_plan lazyadam_balance_begin(size_t n, int rule, int requested)
 {
     bal.cur = NULL;
     bal.mode = NULL;
+    int b = bucket_of(n);
+    /* a class the rule keeps on the caller may learn a team of two from DENSE_TEAM_MIN */
+    int T = rule > 1 || b < DENSE_TEAM_MIN || b >= MODE_BUCKETS ? rule
+          : requested < 2 ? requested : 2;
     if (T < 2 || T > BAL_MAX_T || !lazyadam_balance_enabled())
-        return (lazyadam_plan){ T, 0 };
+        return (lazyadam_plan){ rule, 0 };
     int32_t step, limit;
     class_sizes(n, T, &step, &limit);
     if (forced)
         return (lazyadam_plan){ T, clamp(forced_shift, limit) };
-    int b = bucket_of(n);
     bal_class *c = &bal.cls[b];
-    if (c->T != T)
-        *c = (bal_class){ .T = (uint8_t)T, .mode = { .wait = WAIT_MIN, .settle = SETTLE } };
+    if (c->T != T)   /* a class starts in the rule's mode */
+        *c = (bal_class){ .T = (uint8_t)T,
+                          .mode = { .solo = rule < 2, .wait = WAIT_MIN, .settle = SETTLE } };
     bal.step = step;
     bal.limit = limit;
     int trial = c->mode.trial != 0;

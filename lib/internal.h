@@ -102,12 +102,13 @@ void lazyadam_split(size_t n, size_t lead, int t, int T, int32_t shift, size_t *
 
 /* balance.c — fork-lag balancing of the dense split and the choice between the team and
  * the caller alone (see the file's comment). The caller asks begin how to run n elements
- * that the static rule gives T threads just before it runs them, and calls end just after. */
+ * that the static rule gives `rule` threads, the config `requested`, just before it runs
+ * them, and calls end just after. */
 typedef struct lazyadam_plan {
-    int T;             /* threads to run on: the T asked, or 1 */
+    int T;             /* threads to run on: the rule's, 1, or 2 where the rule says 1 */
     int32_t shift;     /* the split's shift (lazyadam_split) when T > 1 */
 } lazyadam_plan;
-lazyadam_plan lazyadam_balance_begin(size_t n, int T);
+lazyadam_plan lazyadam_balance_begin(size_t n, int rule, int requested);
 void lazyadam_balance_end(void);
 /* The threads to run a sparse call on (1 or a team): `named` = the elements it updates
  * (nnz x dim; adam_sparse_step: the whole table) of a table of `table` elements, which the

@@ -6,7 +6,8 @@
 /* Below this many elements per thread, forking a team costs more than it saves.
  * Measured with lazyadam-bench adam_step on this project's 2-core machine: at 2^15
  * elements two threads take 2.7 us against one thread's 4.0 us (AVX-512), at 2^10 a
- * fork would cost more than the whole update (0.23 us). */
+ * fork would cost more than the whole update (0.23 us). Where a fork is cheaper, dense
+ * calls the rule keeps on the caller learn whether a team pays (lib/balance.c). */
 #define MIN_ELEMS_PER_THREAD 16384
 
 /* A request far beyond the machine (num_threads = INT_MAX from a bad config) would make

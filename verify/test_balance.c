@@ -9,7 +9,8 @@
  *   stays there, through jitter and stalls;
  * - against a simulated clock, a class takes the faster of the team and the caller alone,
  *   follows a change of the faster one, does not flap where they tie, and spends few
- *   calls trying the slower one;
+ *   calls trying the slower one; so does a dense call the static rule keeps on the
+ *   caller, from 2^13 elements, with a team of two;
  * - the same for lazy_step, exact_lazy_step and adam_sparse_step, per class, either way
  *   from the static rule's choice, bitwise all along;
  * - exact LazyAdam's rule sizes the team by the steps it replays. */
@@ -331,6 +332,91 @@ static void mode_cases(tally *t, rng *r)
     free(p); free(g); free(m); free(v);
 }
 
+/* Dense calls the static rule keeps on the caller (under 2 x 16,384 elements) learn a team
+ * of two from 2^13 elements, against the same simulated clock: 2^14 elements start alone
+ * and stay there while it is faster, take the team where that is faster and come back; 2^12 elements, and 2^14 with one
+ * thread asked, never fork, however fast the clock makes the team; adam_step_multi's
+ * class is its total's. Every call bitwise the reference's, stepped in lockstep. */
+static void dense_rule_solo_cases(tally *t, rng *r)
+{
+    const size_t most = 1u << 14;
+    lazyadam_config cfg = lazyadam_default_config(), one = cfg;
+    cfg.num_threads = 2;
+    one.num_threads = 1;
+    dense_state d;
+    dense_state_init(&d, r, most, rng_below(r, 16));
+    ms.r.s = rng_below(r, UINT64_MAX);
+    ms.jitter = 20;
+    ms.transient = 2;
+    ms.team = 10000;
+    lazyadam_testing_balance_clock(mode_clock);
+    int on = lazyadam_balance_enabled();
+    /* want: 1 solo, 0 team; `other`: the most calls the leg may run in the other mode */
+    static const struct {
+        size_t n;
+        int threads, multi;
+        uint32_t solo;
+        int want_solo, calls, other;
+    } legs[] = {
+        /* alone 20% faster: start alone and stay, trying the team in 4 trials of 8 calls
+         * (a class starting on the team would run 64 calls there before its first) */
+        { 1u << 14, 2, 0, 8000, 1, 1000, 40 },
+        { 1u << 14, 2, 0, 14000, 0, 3000, 3000 },   /* the team 29% faster: take it */
+        { 1u << 14, 2, 0, 8000, 1, 9000, 9000 },    /* alone 20% faster: back */
+        { 1u << 14, 2, 0, 8000, 1, 8000, 24 },      /* ... and stay, trying the team rarely */
+        { 1u << 12, 2, 0, 14000, 1, 2000, 0 },      /* under 2^13: never a team */
+        { 1u << 14, 1, 0, 14000, 1, 2000, 0 },      /* one thread asked: never a team */
+        { 1u << 13, 2, 1, 14000, 0, 1000, 1000 },   /* multi, 8,192 in all: the team */
+    };
+    int64_t step = 1;
+    for (size_t l = 0; l < sizeof legs / sizeof legs[0]; l++) {
+        const lazyadam_config *c = legs[l].threads == 1 ? &one : &cfg;
+        size_t n = legs[l].n;
+        ms.solo = legs[l].solo;
+        ms.last_threads = 1;
+        long solo_before = ms.solo_calls, calls_before = ms.calls;
+        int ok = 1;
+        for (int k = 0; k < legs[l].calls && ok; k++, step++) {
+            fill_normal(r, d.g.p, 64, 0.1f);   /* a cheap change of gradient every step */
+            if (legs[l].multi) {
+                size_t a = n / 3;
+                lazyadam_tensor ts[2] = {
+                    { a, d.p.p, d.g.p, d.m.p, d.v.p, NULL },
+                    { n - a, d.p.p + a, d.g.p + a, d.m.p + a, d.v.p + a, NULL },
+                };
+                ok = lazyadam_adam_step_multi(c, step, 2, ts) == LAZYADAM_OK;
+            } else {
+                ok = lazyadam_adam_step(c, step, n, d.p.p, d.g.p, d.m.p, d.v.p, NULL)
+                        == LAZYADAM_OK;
+            }
+            ref_adam_step(c, step, n, d.rp, d.g.p, d.rm, d.rv, NULL);
+        }
+        ok = ok && dense_state_check(&d, 0);
+        long timed = ms.calls - calls_before, solo = ms.solo_calls - solo_before;
+        /* calls the clock did not time ran outside any class: on the caller, by the rule */
+        long team = timed - solo, elsewhere = legs[l].want_solo || !on ? team
+                                            : legs[l].calls - team;
+        int got = lazyadam_balance_solo(n, 2);
+        int want = on ? legs[l].want_solo : 0;   /* off: no class, so not solo either */
+        int classless = legs[l].other == 0;
+        int right = classless ? timed == 0 : got == want;
+        printf("  adam_step%s, %zu elements, %d thread%s asked, simulated clock, solo %u vs "
+               "team 10000 ticks: %ld calls timed, %ld in the team, %s\n",
+               legs[l].multi ? "_multi" : "", n, legs[l].threads,
+               legs[l].threads == 1 ? "" : "s", (unsigned)legs[l].solo, timed, team,
+               classless || !on ? "no class" : got ? "solo" : "team");
+        tally_case(t, ok && right && (!on || elsewhere <= legs[l].other), "adam_step%s, %zu "
+                "elements, %d thread(s) asked, simulated clock: solo %u vs team 10000 ticks: "
+                "want %s, %ld calls timed, %ld in the team, %ld in the other mode (at most "
+                "%d), bitwise (balancing %s)", legs[l].multi ? "_multi" : "", n,
+                legs[l].threads, (unsigned)legs[l].solo,
+                classless ? "no class" : want ? "solo" : "team", timed, team, elsewhere,
+                legs[l].other, on ? "on" : "off");
+    }
+    lazyadam_testing_balance_clock(NULL);
+    dense_state_free(&d);
+}
+
 /* Sparse calls learn team or solo per class (lib/balance.c), against the same simulated
  * clock. lazy_step: 100 indices of 64 floats, which the static rule keeps on the caller,
  * must take the team where it is faster and come back; exact_lazy_step: 600 indices,
@@ -523,6 +609,7 @@ int main(void)
     learning_cases(&t, &r);
     learner_cases(&t, &r);
     mode_cases(&t, &r);
+    dense_rule_solo_cases(&t, &r);
     sparse_mode_cases(&t, &r);
     replay_team_cases(&t, &r);
     return tally_finish(&t);
