@@ -37,12 +37,13 @@
  * spends about 0.2% of its calls trying the other one; a switch resets the wait to
  * 2^WAIT_MIN, so the choice follows the machine's state.
  *
- * Where the static rule keeps a call on the caller (under 2 x 16,384 elements, lib/parallel.c)
- * a class from 2^DENSE_TEAM_MIN elements learns the same way, starting alone, with a team
- * of two: the rule was set where a fork cost 4,500 ticks, and on machine D, where it costs
- * about 1,850, adam_step on two threads took 4.0 us against 5.9 alone at 2^14 elements and
- * 2.6 against 3.0 at 2^13, but 1.9 against 1.6 at 2^12 (medians of 30 alternating rounds,
- * results/PERFORMANCE_LOG.md). With LAZYADAM_BALANCE=off such calls stay on the caller.
+ * Where the static rule keeps a call on the caller (under 2 x 16,384 elements, drawn from
+ * the first machine's measurements: lib/parallel.c), a class from 2^DENSE_TEAM_MIN elements
+ * learns the same way, starting alone, with a team of two. On machine D, where a fork and
+ * join costs about 1,850 ticks, adam_step on two threads took 4.0 us against 5.9 alone at
+ * 2^14 elements and 2.6 against 3.0 at 2^13, but 1.9 against 1.6 at 2^12 (medians of 30
+ * alternating rounds, results/PERFORMANCE_LOG.md). With LAZYADAM_BALANCE=off such calls
+ * stay on the caller.
  *
  * Sparse calls. lazy_step and exact_lazy_step learn team or solo the same way, per class
  * of named elements (nnz x dim, 2^SPARSE_MIN up to 2^MODE_BUCKETS) and of table size: a
