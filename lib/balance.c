@@ -345,14 +345,20 @@ static void call_start(bal_class *c, bal_mode *m, int threads, int trial, int32_
     bal.t0 = ticks(threads, shift, 0);
 }
 
+/* The team a class that learns team or solo tries: the static rule's, or two threads
+ * where the rule says one (never more than the config asks). */
+static int learned_team(int rule, int requested)
+{
+    return rule > 1 ? rule : requested < 2 ? requested : 2;
+}
+
 lazyadam_plan lazyadam_balance_begin(size_t n, int rule, int requested)
 {
     bal.cur = NULL;
     bal.mode = NULL;
     int b = bucket_of(n);
-    /* a class the rule keeps on the caller may learn a team of two from DENSE_TEAM_MIN */
-    int T = rule > 1 || b < DENSE_TEAM_MIN || b >= MODE_BUCKETS ? rule
-          : requested < 2 ? requested : 2;
+    /* a class the rule keeps on the caller may learn a team from DENSE_TEAM_MIN */
+    int T = b >= DENSE_TEAM_MIN && b < MODE_BUCKETS ? learned_team(rule, requested) : rule;
     if (T < 2 || T > BAL_MAX_T || !lazyadam_balance_enabled())
         return (lazyadam_plan){ rule, 0 };
     int32_t step, limit;
@@ -418,7 +424,7 @@ int lazyadam_balance_sparse_begin(int kind, size_t named, size_t table, int rule
 {
     bal.cur = NULL;
     bal.mode = NULL;
-    int team = rule > 1 ? rule : requested < 2 ? requested : 2;
+    int team = learned_team(rule, requested);
     uint32_t key = sparse_key(kind, named, table);
     if (key == 0 || team < 2 || team > BAL_MAX_T || !lazyadam_balance_enabled())
         return rule;

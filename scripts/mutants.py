@@ -130,9 +130,10 @@ MUTANTS = [
     ('dense classes under the rule\'s team starting on the team', 'lib/balance.c',
      '.mode = { .solo = rule < 2,', '.mode = { .solo = 0,', ['balance']),
     ('dense calls under 2^13 learning a team too', 'lib/balance.c',
-     'rule > 1 || b < DENSE_TEAM_MIN ||', 'rule > 1 ||', ['balance']),
-    ('a dense team of two where one thread is asked', 'lib/balance.c',
-     '          : requested < 2 ? requested : 2;', '          : 2;', ['balance']),
+     'b >= DENSE_TEAM_MIN && b < MODE_BUCKETS', 'b < MODE_BUCKETS', ['balance']),
+    ('a team of two where one thread is asked', 'lib/balance.c',
+     'return rule > 1 ? rule : requested < 2 ? requested : 2;', 'return rule > 1 ? rule : 2;',
+     ['balance']),
     # lib/sparse.c: the entry points around the row kernels
     ('a gathered group summing its first value row twice', 'lib/sparse.c',
      'for (size_t k = 1; k < nsrc; k++) {\n        const float *x',
