@@ -131,12 +131,13 @@ int main(int argc, char **argv)
     void (*plain)(size_t, float *, const float *, float *, float *, float, float, float,
             float, long, int) = avx2 ? baseline_plain_adam_avx2 : baseline_plain_adam;
 
-    float *buf = aligned_alloc(64, 4 * ((n + 15) / 16 * 16) * sizeof(float));
+    size_t stride = (n + 15) / 16 * 16;
+    float *buf = aligned_alloc(64, 4 * stride * sizeof(float));
     long long *lib = malloc((size_t)rounds * PHASES * sizeof *lib);
     long long *pln = malloc((size_t)rounds * PHASES * sizeof *pln);
-    if (!buf || !lib || !pln)
+    long long *tmp = malloc((size_t)rounds * sizeof *tmp);
+    if (!buf || !lib || !pln || !tmp)
         return 1;
-    size_t stride = (n + 15) / 16 * 16;
     float *p = buf, *g = buf + stride, *m = buf + 2 * stride, *v = buf + 3 * stride;
     for (size_t i = 0; i < n; i++) {
         p[i] = 0.01f * (float)(i % 97);
@@ -181,10 +182,7 @@ int main(int argc, char **argv)
         return 0;
     }
     long long col[2][PHASES];
-    for (int k = 0; k < PHASES; k++) {
-        long long *tmp = malloc((size_t)rounds * sizeof *tmp);
-        if (!tmp)
-            return 1;
+    for (int k = 0; k < PHASES; k++)
         for (int s = 0; s < 2; s++) {
             long kept = s ? kept_plain : kept_lib;
             const long long *src = s ? pln : lib;
@@ -192,8 +190,6 @@ int main(int argc, char **argv)
                 tmp[i] = src[PHASES * i + k];
             col[s][k] = median(tmp, (size_t)kept);
         }
-        free(tmp);
-    }
     printf("%-16s %9s %9s %9s\n", "phase", "library", "plain", "lib-plain");
     for (int k = 0; k < PHASES; k++)
         printf("%-16s %9lld %9lld %9lld\n", phase_name[k], col[0][k], col[1][k],
@@ -212,5 +208,6 @@ int main(int argc, char **argv)
     free(buf);
     free(lib);
     free(pln);
+    free(tmp);
     return 0;
 }
