@@ -19,6 +19,10 @@ size_t lazyadam_testing_kept_bytes(void);
  * the learned shifts. */
 void lazyadam_testing_force_shift(int on, int32_t shift);
 
+/* Make each dense class learn in one window of calls in every `duty` (1: in every call;
+ * 0 or less restores the library's own duty, lib/balance.c). */
+void lazyadam_testing_balance_duty(int duty);
+
 /* Replace the balancer's time-stamp counter by a simulated clock (NULL restores it). It is
  * read when a timed call starts (end = 0) and when it ends (end = 1), and told the call's
  * thread count (1: the caller alone) and shift, so a test can decide how long each call
