@@ -80,10 +80,10 @@
  * one window of WINDOW calls, one decision's probe pairs, in every DUTY windows, and runs
  * its other calls at its learned shift and mode, untimed; a trial of the other mode runs
  * to its end whatever the window. In lazyadam-bench's 2^15 pair against the plain loop
- * (avx2, two threads, medians of 8-10 processes) the learner in every call read
- * 0.994-0.997, LAZYADAM_BALANCE=off 1.005-1.008, and learning in one window in 8 1.007-1.009
- * (one in 32: 1.005). Learning takes DUTY times as many calls; a sparse class still times
- * every call, its calls being long.
+ * (avx2, two threads, medians of 8-16 processes a batch) the learner in every call read
+ * 0.994-1.000 in six batches, LAZYADAM_BALANCE=off 1.002-1.008 in six, and learning in
+ * one window in 8 1.007-1.009 in three (one in 32: 1.005). Learning takes DUTY times as
+ * many calls; a sparse class still times every call, its calls being long.
  *
  * Splits and modes change timing only: every split gives bitwise the same results (the
  * numerical contract), which the suites check at every thread count and at forced extreme
