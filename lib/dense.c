@@ -247,8 +247,9 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     if (k->array)
         return run_array(k, cfg, &s, 1, &t, n);
     lazyadam_adam_fn adam = dense_kernel(k, &s, n);
-    lazyadam_plan plan = lazyadam_balance_begin(n, lazyadam_threads_for(cfg, n),
-            lazyadam_threads_requested(cfg));
+    int requested = lazyadam_threads_requested(cfg);
+    lazyadam_plan plan = lazyadam_balance_begin(n, lazyadam_threads_rule(requested, n),
+            requested);
     if (plan.T == 1) {
         run_range(adam, &t, 0, n, &s);
         lazyadam_balance_end();
@@ -335,8 +336,9 @@ lazyadam_status lazyadam_adam_step_multi(const lazyadam_config *cfg, int64_t ste
     if (k->array)
         return run_array(k, cfg, &s, count, tensors, total);
     lazyadam_adam_fn adam = dense_kernel(k, &s, total);
-    lazyadam_plan plan = lazyadam_balance_begin(total, lazyadam_threads_for(cfg, total),
-            lazyadam_threads_requested(cfg));
+    int requested = lazyadam_threads_requested(cfg);
+    lazyadam_plan plan = lazyadam_balance_begin(total, lazyadam_threads_rule(requested, total),
+            requested);
     if (plan.T == 1) {
         run_multi_part(adam, count, tensors, 0, total, &s);
         lazyadam_balance_end();

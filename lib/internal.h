@@ -90,6 +90,9 @@ lazyadam_backend lazyadam_auto_on(const lazyadam_cpu *cpu);
 
 /* parallel.c — how many threads a call uses and which part each one takes. */
 int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems);
+/* The same for a call that already knows lazyadam_threads_requested (the balancer takes
+ * both): the requested count, capped where fewer threads cannot each take enough. */
+int lazyadam_threads_rule(int requested, size_t work_elems);
 /* The threads a call may use at most: num_threads, or the OpenMP default. */
 int lazyadam_threads_requested(const lazyadam_config *cfg);
 /* The half-open element range [lo, hi) of thread t of T over n elements, split at

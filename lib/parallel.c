@@ -22,13 +22,17 @@ int lazyadam_threads_requested(const lazyadam_config *cfg)
     return want < cap ? want : cap;
 }
 
-int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems)
+int lazyadam_threads_rule(int requested, size_t work_elems)
 {
-    int want = lazyadam_threads_requested(cfg);
     size_t useful = work_elems / MIN_ELEMS_PER_THREAD;
     if (useful < 1)
         useful = 1;
-    return (size_t)want < useful ? want : (int)useful;
+    return (size_t)requested < useful ? requested : (int)useful;
+}
+
+int lazyadam_threads_for(const lazyadam_config *cfg, size_t work_elems)
+{
+    return lazyadam_threads_rule(lazyadam_threads_requested(cfg), work_elems);
 }
 
 size_t lazyadam_lead(const float *p)

@@ -25,8 +25,9 @@ int lazyadam_sparse_threads(const lazyadam_config *cfg, int kind, size_t nnz, si
         size_t dim, size_t replay)
 {
     size_t named = nnz * dim, work = replay > SIZE_MAX - named ? SIZE_MAX : named + replay;
+    int requested = lazyadam_threads_requested(cfg);
     return lazyadam_balance_sparse_begin(kind, named, rows * dim,
-            lazyadam_threads_for(cfg, work), lazyadam_threads_requested(cfg));
+            lazyadam_threads_rule(requested, work), requested);
 }
 
 lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,
