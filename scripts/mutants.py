@@ -134,6 +134,10 @@ MUTANTS = [
     ('a team of two where one thread is asked', 'lib/balance.c',
      'return rule > 1 ? rule : requested < 2 ? requested : 2;', 'return rule > 1 ? rule : 2;',
      ['balance']),
+    ('dense classes learning in every call, no window', 'lib/balance.c',
+     'if (at >= WINDOW && !trial)', 'if (0)', ['balance']),
+    ('a trial cut off by the end of its window', 'lib/balance.c',
+     'if (at >= WINDOW && !trial)', 'if (at >= WINDOW)', ['balance']),
     # lib/sparse.c: the entry points around the row kernels
     ('a gathered group summing its first value row twice', 'lib/sparse.c',
      'for (size_t k = 1; k < nsrc; k++) {\n        const float *x',

@@ -12,6 +12,7 @@
  *   follows a change of the faster one, does not flap where they tie, and spends few
  *   calls trying the slower one; so does a dense call the static rule keeps on the
  *   caller, from 2^13 elements, with a team of two;
+ * - under the library's duty a trial, once begun, runs its calls one after another;
  * - the same for lazy_step, exact_lazy_step and adam_sparse_step, per class, either way
  *   from the static rule's choice, bitwise all along;
  * - exact LazyAdam's rule sizes the team by the steps it replays. */
@@ -301,6 +302,17 @@ static uint32_t mode_clock(int threads, int32_t shift, int end)
     return ms.now;
 }
 
+/* The mode clock afresh: a team call 10,000 ticks, jitter of 1/20, 2 calls slow after a
+ * change of mode, the last call seen on `last_threads` threads; a case sets ms.solo. */
+static void mode_clock_reset(rng *r, int last_threads)
+{
+    ms.r.s = rng_below(r, UINT64_MAX);
+    ms.last_threads = last_threads;
+    ms.team = 10000;
+    ms.jitter = 20;
+    ms.transient = 2;
+}
+
 static void mode_cases(tally *t, rng *r)
 {
     /* 2^17 elements on 2 threads: a class of its own, below the learned range's end */
@@ -308,10 +320,7 @@ static void mode_cases(tally *t, rng *r)
     lazyadam_config cfg = lazyadam_default_config();
     cfg.num_threads = 2;
     float *p = calloc(n, 4), *g = calloc(n, 4), *m = calloc(n, 4), *v = calloc(n, 4);
-    ms.r.s = rng_below(r, UINT64_MAX);
-    ms.last_threads = 2;
-    ms.team = 10000;
-    ms.transient = 2;
+    mode_clock_reset(r, 2);
     lazyadam_testing_balance_clock(mode_clock);
     /* A leg that changes the faster mode has calls enough for the slowest reaction: a
      * trial after the longest wait (4,096 calls) and its 8 calls. In a steady leg the
@@ -361,9 +370,9 @@ static void mode_cases(tally *t, rng *r)
 
 /* Dense calls the static rule keeps on the caller (under 2 x 16,384 elements) learn a team
  * of two from 2^13 elements, against the same simulated clock: 2^14 elements start alone
- * and stay there while it is faster, take the team where that is faster and come back; 2^12 elements, and 2^14 with one
- * thread asked, never fork, however fast the clock makes the team; adam_step_multi's
- * class is its total's. Every call bitwise the reference's, stepped in lockstep. */
+ * and stay there while it is faster, take the team where that is faster and come back;
+ * 2^12 elements, and 2^14 with one thread asked, never fork, however fast the clock makes
+ * the team; adam_step_multi's class is its total's. Every call bitwise the reference's, stepped in lockstep. */
 static void dense_rule_solo_cases(tally *t, rng *r)
 {
     const size_t most = 1u << 14;
@@ -372,10 +381,7 @@ static void dense_rule_solo_cases(tally *t, rng *r)
     one.num_threads = 1;
     dense_state d;
     dense_state_init(&d, r, most, rng_below(r, 16));
-    ms.r.s = rng_below(r, UINT64_MAX);
-    ms.jitter = 20;
-    ms.transient = 2;
-    ms.team = 10000;
+    mode_clock_reset(r, 1);
     lazyadam_testing_balance_clock(mode_clock);
     int on = lazyadam_balance_enabled();
     /* want: 1 solo, 0 team; `other`: the most calls the leg may run in the other mode */
@@ -444,6 +450,69 @@ static void dense_rule_solo_cases(tally *t, rng *r)
     dense_state_free(&d);
 }
 
+/* Under the library's own duty a dense class times its calls in windows, but a trial of
+ * the other mode, once begun, runs to its end: its 8 calls follow the timed call that
+ * started it, one after another, whatever the window (a trial put off to the next window
+ * would run after 100-odd calls in the class's own mode, on caches settled for that).
+ * The clock records, by the test's call count, where each run of solo calls (a trial: the
+ * team is faster here, so every trial fails) begins and how long it is. A fresh class: 3
+ * threads asked, so the team differs from every class before. */
+static struct {
+    long call, last_team, run_start, run_len;
+    int trials, late, short_runs;
+} tw;
+
+static void trial_run_ends(void)
+{
+    if (tw.run_len == 0)
+        return;
+    tw.trials++;
+    tw.late += tw.run_start != tw.last_team + 1;
+    tw.short_runs += tw.run_len != 8;
+    tw.run_len = 0;
+}
+
+static uint32_t trial_clock(int threads, int32_t shift, int end)
+{
+    if (end && threads == 1) {
+        if (tw.run_len == 0)
+            tw.run_start = tw.call;
+        tw.run_len++;
+    } else if (end) {
+        trial_run_ends();
+        tw.last_team = tw.call;
+    }
+    return mode_clock(threads, shift, end);
+}
+
+static void trial_window_cases(tally *t, rng *r)
+{
+    const size_t n = 1u << 17;
+    lazyadam_config cfg = lazyadam_default_config();
+    cfg.num_threads = 3;
+    float *p = calloc(n, 4), *g = calloc(n, 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    mode_clock_reset(r, 3);
+    ms.solo = 14000;
+    memset(&tw, 0, sizeof tw);
+    tw.last_team = -10;
+    lazyadam_testing_balance_clock(trial_clock);
+    int ok = 1;
+    for (tw.call = 0; tw.call < 4000 && ok; tw.call++)
+        ok = lazyadam_adam_step(&cfg, tw.call + 1, n, p, g, m, v, NULL) == LAZYADAM_OK;
+    trial_run_ends();
+    lazyadam_testing_balance_clock(NULL);
+    int on = lazyadam_balance_enabled();
+    printf("  duty 1 in 8, 3 threads asked, solo 14000 vs team 10000 ticks: %d trials in "
+           "4000 calls, %d begun late, %d not 8 calls long\n", tw.trials, tw.late,
+           tw.short_runs);
+    tally_case(t, ok && (on ? tw.trials >= 2 : tw.trials == 0) && tw.late == 0
+            && tw.short_runs == 0, "trials under the library's duty: %d in 4000 calls "
+            "(want at least 2), %d begun later than the call that started them, %d not 8 "
+            "consecutive calls (balancing %s)", tw.trials, tw.late, tw.short_runs,
+            on ? "on" : "off");
+    free(p); free(g); free(m); free(v);
+}
+
 /* Sparse calls learn team or solo per class (lib/balance.c), against the same simulated
  * clock. lazy_step: 100 indices of 64 floats, which the static rule keeps on the caller,
  * must take the team where it is faster and come back; exact_lazy_step: 600 indices,
@@ -468,8 +537,7 @@ static void sparse_mode_cases(tally *t, rng *r)
             *rlast = calloc(rows, sizeof *rlast);
     fill_normal(r, p, n, 1.0f);
     memcpy(rp, p, n * 4);
-    ms.r.s = rng_below(r, UINT64_MAX);
-    ms.jitter = 20;
+    mode_clock_reset(r, 1);   /* each leg sets its team, transient and last mode */
     lazyadam_testing_balance_clock(mode_clock);
     int on = lazyadam_balance_enabled();
     static const char *const names[] = { "lazy_step", "exact_lazy_step", "adam_sparse_step" };
@@ -641,6 +709,7 @@ int main(void)
     mode_cases(&t, &r);
     dense_rule_solo_cases(&t, &r);
     lazyadam_testing_balance_duty(0);
+    trial_window_cases(&t, &r);
     sparse_mode_cases(&t, &r);
     replay_team_cases(&t, &r);
     return tally_finish(&t);
