@@ -84,6 +84,16 @@ def fmt_rate(x):
     return "—" if x is None else f"{x / 1e9:.2f} G/s"
 
 
+def fmt_time(sec):
+    """Three significant digits in the unit that keeps them: a one-row lazy step is well
+    under a microsecond, a densified step over a large table tens of milliseconds."""
+    for scale, unit in ((1e-6, "µs"), (1e-3, "ms"), (1.0, "s")):
+        x = sec / scale
+        if x < 999.5 or unit == "s":
+            decimals = 0 if x >= 99.95 else 1 if x >= 9.995 else 2
+            return f"{x:.{decimals}f} {unit}"
+
+
 def main():
     bench_path, torch_path, outdir = sys.argv[1], sys.argv[2], sys.argv[3]
     ctx, rows = load_bench(bench_path)
@@ -120,7 +130,7 @@ def main():
     if fork:
         w(f"| measured fork and join | an empty OpenMP region on 2 threads: {fork['sec'] * 1e6:.2f} µs |")
     w(f"| compiler | {sh('cc --version | head -1')} |")
-    w(f"| lazyadam | {ctx.get('lazyadam_version', '?')}, commit {sh('git rev-parse --short HEAD')}, AUTO backend here: {best} |")
+    w(f"| lazyadam | {ctx.get('lazyadam_version', '?')}, commit {ctx.get('commit') or sh('git rev-parse --short HEAD')}, AUTO backend here: {best} |")
     w(f"| PyTorch | {torch_doc.get('torch_version', 'not measured')} |")
     w(f"| date | {ctx.get('date', '?')} |\n")
 
@@ -378,7 +388,7 @@ def main():
         if r["kind"] in ("adam_step_multi", "adam_step_multi_flat"):
             layout = "flat" if r["kind"].endswith("_flat") else "separate"
             w(f"| {layout} | {r['plain'][0]} | {r['f']['tensors']} × {r['f']['each']} | {r['f']['threads']} | "
-              f"{r['sec'] * 1e6:.0f} µs | {fmt_rate(r['items'])} |")
+              f"{fmt_time(r['sec'])} | {fmt_rate(r['items'])} |")
     w("")
     w("## Sparse steps (touched elements/s for lazy_step, table elements/s for adam_sparse_step)\n")
     w("| entry point | backend | rows × dim | density | distribution | threads | time | elements/s |\n|---|---|---|---|---|---|---|---|")
@@ -386,7 +396,7 @@ def main():
         if r["kind"] in ("lazy_step", "adam_sparse_step"):
             f = r["f"]
             w(f"| {r['kind']} | {r['plain'][0]} | {int(f['rows']):,} × {f['dim']} | {float(f['density']) * 100:g}% | "
-              f"{r['plain'][1]} | {f['threads']} | {r['sec'] * 1e3:.3f} ms | {fmt_rate(r['items'])} |")
+              f"{r['plain'][1]} | {f['threads']} | {fmt_time(r['sec'])} | {fmt_rate(r['items'])} |")
     w("")
     w("## A training run: exact LazyAdam against LazyAdam and Adam\n")
     w("From a fresh 1,000,000 × 64 table (zero moments), 1% of rows per step (5% repeats), "

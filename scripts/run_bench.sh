@@ -7,8 +7,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${LAZYADAM_PROFILE:-full}
 out="$root/results"
 mkdir -p "$out"
+# The commit measured, recorded in each JSON file's context (the report and
+# results/HISTORY.md name it), "+changes" where tracked files outside results/ differ
+# from it.
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- . ':!results' 2>/dev/null || commit="$commit+changes"
 echo "== lazyadam-bench --profile=$profile"
 "$build/bench/lazyadam-bench" --profile="$profile" --benchmark_filter='-^pair/' \
+    --benchmark_context=commit="$commit" \
     --benchmark_out="$out/bench.json.tmp" --benchmark_out_format=json
 mv "$out/bench.json.tmp" "$out/bench.json"
 # The target figures, measured in pairs (pair/* in bench/bench.cc): every iteration
@@ -21,6 +27,7 @@ echo "== lazyadam-bench targets, in pairs ($reps interleaved repetitions)"
 "$build/bench/lazyadam-bench" --profile="$profile" --benchmark_filter='^pair/' \
     --benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true \
     --benchmark_report_aggregates_only=false \
+    --benchmark_context=commit="$commit" \
     --benchmark_out="$out/targets.json.tmp" --benchmark_out_format=json
 mv "$out/targets.json.tmp" "$out/targets.json"
 echo "== PyTorch peer (scripts/bench_torch.py)"
