@@ -413,9 +413,9 @@ def main():
         if r["kind"] == "group" and r["plain"] == ["sort"]:
             h = find(rows, "group", ["hash"], rows=r["f"]["rows"], nnz=r["f"]["nnz"])
             s2 = find(rows, "group", ["sort_team2"], rows=r["f"]["rows"], nnz=r["f"]["nnz"])
-            team = f"{s2['sec'] * 1e6:.1f} µs" if s2 else "—"
-            w(f"| {int(r['f']['rows']):,} | {int(r['f']['nnz']):,} | {r['sec'] * 1e6:.1f} µs | "
-              f"{team} | {h['sec'] * 1e6:.1f} µs |" if h else "")
+            team = fmt_time(s2['sec']) if s2 else "—"
+            w(f"| {int(r['f']['rows']):,} | {int(r['f']['nnz']):,} | {fmt_time(r['sec'])} | "
+              f"{team} | {fmt_time(h['sec'])} |" if h else "")
     w("")
     if "onednn_first_call_us" in ctx:
         w("## oneDNN backend: creation against execution\n")
