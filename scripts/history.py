@@ -60,7 +60,7 @@ def parse(text):
         return m.group(1) if m else "—"
 
     run = {
-        "run": cell(r"\| lazyadam \| [^|]*commit (\w+)"),
+        "run": cell(r"\| lazyadam \| [^|]*commit ([\w+]+)"),
         "date": cell(r"\| date \| (\d{4}-\d\d-\d\d)"),
         "cpu": cell(r"\| CPU \| [^|]*?(\d+ MHz)"),
         "copy GB/s": cell(r"stream copy at 2\^25 floats, 2 threads: ([\d.]+) GB/s"),
