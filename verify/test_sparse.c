@@ -121,8 +121,10 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
 {
     static const size_t rows_list[] = { 1, 7, 100, 3000 };
     /* Rows of 1, 2, 3, 4, 8 and 16 cache lines: every form of the groups loop's
-     * prefetches (lib/kernels/groups.h) updates rows in cases of its own. */
-    static const size_t dim_list[] = { 1, 3, 8, 16, 17, 40, 64, 128, 256 };
+     * prefetches (lib/kernels/groups.h) updates rows in cases of its own; 100 is a chunk
+     * of the vector kernels' summed rows, whole vectors and an element tail in one row
+     * (lib/kernels/vec_kernel.h). */
+    static const size_t dim_list[] = { 1, 3, 8, 16, 17, 40, 64, 100, 128, 256 };
     const size_t ndims = sizeof dim_list / sizeof dim_list[0];
     const config_variant *cv;
     size_t nv = config_variants(&cv);
@@ -142,13 +144,14 @@ static void random_cases(tally *t, rng *r, lazyadam_backend be)
     /* A table past the cache (5 MB a buffer) and 10,000 indices, for every config; then
      * 3 threads, many duplicates, and more indices than rows on a small table; then
      * groupings large enough to sort on the call's team (from 32,768 indices a thread:
-     * 2 threads of 3 at 70,000, all 3 at 100,000), through both entry points. (The cases
+     * 2 threads of 3 at 70,000, all 3 at 100,000), through both entry points; then rows
+     * named about 40 times each, past the summed rows' prefetch distance. (The cases
      * above hash their indices where the rows run on one thread and sort them on a team
      * or from 3,072 indices: lib/dedup.c.) */
     static const struct { size_t rows, dim, nnz; int dups, threads, densified; } big[] = {
         { 20000, 64, 10000, 5, 2, 0 }, { 20000, 64, 10000, 60, 3, 0 },
         { 3000, 3, 20000, 30, 3, 0 }, { 5000, 8, 70000, 30, 3, 1 },
-        { 200000, 4, 100000, 5, 3, 1 },
+        { 200000, 4, 100000, 5, 3, 1 }, { 500, 100, 20000, 30, 2, 0 },
     };
     for (size_t bi = 0; bi < sizeof big / sizeof big[0]; bi++)
         for (size_t c = 0; c < nv; c++) {
