@@ -8,10 +8,10 @@ profile=${LAZYADAM_PROFILE:-full}
 out="$root/results"
 mkdir -p "$out"
 # The commit measured, recorded in each JSON file's context (the report and
-# results/HISTORY.md name it), "+changes" where tracked files outside results/ differ
-# from it.
+# results/HISTORY.md name it), "+changes" where tracked files other than results/ and
+# the Markdown documents differ from it.
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- . ':!results' 2>/dev/null || commit="$commit+changes"
+git -C "$root" diff --quiet HEAD -- . ':!results' ':!*.md' 2>/dev/null || commit="$commit+changes"
 echo "== lazyadam-bench --profile=$profile"
 "$build/bench/lazyadam-bench" --profile="$profile" --benchmark_filter='-^pair/' \
     --benchmark_context=commit="$commit" \
