@@ -194,12 +194,13 @@ void VEC_NAME(adam)(size_t n, float *restrict p, const float *restrict g,
         adam_any(n, p, g, m, v, vmax, s);
 }
 
-/* A row named more than once sums its value rows, in input order, a chunk of NV vectors
- * at a time: each value row is read once a chunk (64 floats: 4 lines, one page), where a
- * vector at a time read each NV times, a page walk each time for a value row at a random
- * place. Each element's sum is the same additions in the same order either way. The rows
- * SUM_AHEAD value rows on are asked for as each is added, for groups long enough to have
- * them (a hot row of a Zipf-distributed step: thousands). */
+/* A row named more than once sums its value rows, in input order, a chunk of SUM_VECS
+ * vectors at a time: each value row is read once a chunk (64 floats, 4 lines), where a
+ * vector at a time read each SUM_VECS times, a page walk each time for a value row at a
+ * random place. Each element's sum is the same additions in the same order either way.
+ * The value row SUM_AHEAD on is asked for as each is added, in groups long enough to have
+ * one (a hot row of a Zipf-distributed step: thousands). The chunk functions take the
+ * vector count nv (always SUM_VECS today) and derive the lines to ask for from it. */
 #define SUM_CHUNK 64
 #define SUM_AHEAD 8
 enum { SUM_VECS = SUM_CHUNK / VEC_LANES };
