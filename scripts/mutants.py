@@ -24,6 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEC = 'lib/kernels/vec_kernel.h'
+SUB = 'lib/kernels/subnormal.h'
 BITWISE = ['dense', 'sparse', 'exact', 'edges', 'dense-avx512-simde', 'exact-avx512-simde']
 CHECKS = ['errors', 'ranges', 'edges', 'sparse']
 TRAJ = 'verify/trajectory.c'
@@ -251,6 +252,20 @@ MUTANTS = [
     ('summed rows of a chunk or more on the plain body under AMSGrad', VEC,
      'else if (!maximize && !l2 && !adamw && !ams && !plain)',
      'else if (!maximize && !l2 && !adamw && !plain)', ['sparse', 'exact']),
+    # lib/kernels/subnormal.h: the exact path for subnormal m (bitwise or it is nothing)
+    ('a stuck m\'s beta1 * k truncated, not rounded to even', SUB,
+     '            kd = (kd + 0x1p52) - 0x1p52;\n', '', BITWISE),
+    ('a zero m taking m\'s sign alone, not beta1 * m\'s and omb1 * g\'s', SUB,
+     '(sm & (sn_i)gs & INT32_MIN & zero)', '(sm & zero)', BITWISE),
+    ('a tiny double rounded to float by truncation', SUB,
+     'sn_d r = ((at * 0x1p149 + 0x1p52) - 0x1p52) * 0x1p-149;', 'sn_d r = at;', BITWISE),
+    ('a subnormal run reading the gradient at its first vector', VEC,
+     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c)',
+     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g), c)', ['dense', 'sparse']),
+    ('a replay leaving the subnormal path after one step', VEC,
+     '    for (; k < nsteps; k++) {\n        const vscalars c = broadcast(&steps[k]);\n        a = update_any',
+     '    for (; k < nsteps && k < 1; k++) {\n        const vscalars c = broadcast(&steps[k]);\n        a = update_any',
+     ['exact']),
     ('gap blocks reading vmax at the first block\'s place', VEC,
      'vmax ? vmax + o : NULL', 'vmax', ['sparse', 'sparse-avx512-simde']),
     ('every replayed step with the first step\'s scalars', VEC,

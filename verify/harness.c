@@ -279,6 +279,59 @@ void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5
     memcpy(s->rx, s->x.p, n * sizeof(float));
 }
 
+/* +-k * 2^-149 with k in [0, kmax] and a random sign (a zero of either sign at k = 0). */
+static float subnormal_of(rng *r, uint32_t kmax)
+{
+    uint32_t u = (uint32_t)rng_below(r, (uint64_t)kmax + 1) | (rng_below(r, 2) ? 0x80000000u : 0);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* One of: a signed zero, a subnormal, a tiny normal (2^-126 to about 2^-100), an
+ * ordinary value of the given scale. */
+static float mixed_of(rng *r, float scale)
+{
+    switch (rng_below(r, 4)) {
+    case 0: return subnormal_of(r, 0);
+    case 1: return subnormal_of(r, 0x7fffff);
+    case 2: return rng_uniform(r, 1.2e-38f, 8e-31f) * (rng_below(r, 2) ? 1.0f : -1.0f);
+    default: return scale * rng_normal(r);
+    }
+}
+
+void dense_state_fill_subnormal(dense_state *s, rng *r)
+{
+    for (size_t b = 0; b < s->n; b += 16) {
+        unsigned regime = (unsigned)rng_below(r, 8);
+        for (size_t i = b; i < b + 16 && i < s->n; i++) {
+            float z = rng_normal(r);
+            float p = rng_below(r, 20) ? 0.1f * z : mixed_of(r, 0.1f);
+            float g = subnormal_of(r, 0), m, v = 1e-8f * (z * z + 0.01f);
+            if (rng_below(r, 10) == 0)
+                v = 0.0f;
+            switch (regime) {
+            case 0: case 1: case 2: m = subnormal_of(r, 6); break;      /* stuck */
+            case 3: m = subnormal_of(r, 0x7fffff); break;
+            case 4: m = mixed_of(r, 1e-3f); break;
+            case 5: m = mixed_of(r, 1e-3f); g = rng_below(r, 2) ? g : mixed_of(r, 1e-2f); break;
+            case 6: m = subnormal_of(r, 0x7fffff); v = fabsf(mixed_of(r, 1e-4f)); break;
+            default: m = 1e-3f * z; g = 1e-2f * rng_normal(r); break;
+            }
+            s->p.p[i] = p;
+            if (s->g.n)
+                s->g.p[i] = g;
+            s->m.p[i] = m;
+            s->v.p[i] = v;
+            s->x.p[i] = rng_below(r, 4) ? v * rng_uniform(r, 0.5f, 2.0f) : fabsf(mixed_of(r, 1e-4f));
+        }
+    }
+    memcpy(s->rp, s->p.p, s->n * sizeof(float));
+    memcpy(s->rm, s->m.p, s->n * sizeof(float));
+    memcpy(s->rv, s->v.p, s->n * sizeof(float));
+    memcpy(s->rx, s->x.p, s->n * sizeof(float));
+}
+
 void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)
 {
     const size_t at[5] = { offset, offset + 3, offset + 5, offset + 7, offset + 11 };

@@ -47,6 +47,35 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             }
 }
 
+/* Subnormal moments (lib/kernels/subnormal.h's path, and the float path where it
+ * declines), three steps with one gradient, mostly zero: bitwise against the reference. */
+static void subnormal_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    for (size_t c = 0; c < nv; c++)
+        for (int threads = 1; threads <= 2; threads++) {
+            lazyadam_config cfg = cv[c].cfg;
+            cfg.backend = be;
+            cfg.num_threads = threads;
+            int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
+            size_t n = 4099, offset = rng_below(r, 16);
+            dense_state s;
+            dense_state_init(&s, r, n, offset);
+            dense_state_fill_subnormal(&s, r);
+            int ok = 1;
+            for (int64_t step = 1000; step < 1003 && ok; step++) {
+                lazyadam_status st = lazyadam_adam_step(&cfg, step, n, s.p.p, s.g.p, s.m.p,
+                        s.v.p, ams ? s.x.p : NULL);
+                ref_adam_step(&cfg, step, n, s.rp, s.g.p, s.rm, s.rv, s.rx);
+                ok = st == LAZYADAM_OK && dense_state_check(&s, ams);
+            }
+            tally_case(t, ok, "adam_step subnormal moments backend=%s config=%s threads=%d "
+                    "offset=%zu", lazyadam_backend_name(be), cv[c].name, threads, offset);
+            dense_state_free(&s);
+        }
+}
+
 /* Many tensors in one call against one reference step per tensor. */
 static void multi_cases(tally *t, rng *r, lazyadam_backend be)
 {
@@ -156,6 +185,7 @@ int main(void)
     for (size_t b = 0; b < nb; b++) {
         harness_begin_backend(bes[b]);
         dense_cases(&t, &r, bes[b]);
+        subnormal_cases(&t, &r, bes[b]);
         multi_cases(&t, &r, bes[b]);
         flat_cases(&t, &r, bes[b]);
         harness_report_ulp(bes[b]);

@@ -196,6 +196,46 @@ static void zero_rows_cases(tally *t, lazyadam_backend be)
         }
 }
 
+/* Rows with subnormal moments left alone for hundreds of steps (lib/kernels/subnormal.h:
+ * the replay's zero-gradient steps, mostly on that path): exact LazyAdam, flushed, is
+ * adam_sparse_step at every step, bit for bit. */
+static void subnormal_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    const config_variant *cv;
+    size_t nv = config_variants(&cv);
+    enum { ROWS = 200, DIM = 40, STEPS = 700 };
+    for (size_t c = 0; c < nv; c++) {
+        lazyadam_config cfg = cv[c].cfg;
+        cfg.backend = be;
+        cfg.num_threads = 2;
+        int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
+        dense_state a;
+        const size_t at[5] = { 0 };
+        dense_state_init_at(&a, r, (size_t)ROWS * DIM, at, 0);
+        dense_state_fill_subnormal(&a, r);
+        int64_t *last = calloc(ROWS, sizeof *last);
+        static float val[3 * DIM];
+        int ok = last != NULL;
+        for (int64_t s = 1; s <= STEPS && ok; s++) {
+            /* rows 0-2 most steps, row 3 now and then, the rest only at the flush */
+            int64_t idx[3] = { s % 3, (s * 7) % 3, s % 97 == 0 ? 3 : 0 };
+            for (size_t j = 0; j < 3 * DIM; j++)
+                val[j] = 0.001f * (float)((int)j - DIM) + 1e-4f * (float)s;
+            ok = lazyadam_exact_lazy_step(&cfg, s, ROWS, DIM, a.p.p, a.m.p, a.v.p,
+                         ams ? a.x.p : NULL, last, 3, idx, val) == LAZYADAM_OK
+                 && lazyadam_adam_sparse_step(&cfg, s, ROWS, DIM, a.rp, a.rm, a.rv,
+                         ams ? a.rx : NULL, 3, idx, val) == LAZYADAM_OK;
+        }
+        ok = ok && lazyadam_exact_flush(&cfg, STEPS, ROWS, DIM, a.p.p, a.m.p, a.v.p,
+                ams ? a.x.p : NULL, last) == LAZYADAM_OK;
+        ok = ok && dense_state_check(&a, ams);
+        tally_case(t, ok, "exact == adam_sparse with subnormal moments backend=%s config=%s",
+                lazyadam_backend_name(be), cv[c].name);
+        free(last);
+        dense_state_free(&a);
+    }
+}
+
 int main(void)
 {
     rng r = { harness_seed("test_exact") };
@@ -220,6 +260,7 @@ int main(void)
                         pattern_names[pat], rows, dim, cfg.num_threads, (long long)nsteps);
             }
         zero_rows_cases(&t, bes[b]);
+        subnormal_cases(&t, &r, bes[b]);
         harness_report_ulp(bes[b]);
     }
     /* A long idle gap on a big table, through the threaded path. */

@@ -17,6 +17,23 @@
 #define VEC_MAX(a, b) _mm256_max_ps((a), (b))
 #define VEC_SIGN_MASK() _mm256_set1_ps(-0.0f)
 #define VEC_XOR(a, b) _mm256_xor_ps((a), (b))
+/* 0 < |x| < lim: the smaller of |x| - 1 and lim - 2, unsigned, is |x| - 1 */
+#define VEC_TINY(x, lim) avx2_tiny((x), (lim))
+static inline unsigned avx2_tiny(__m256 x, int lim)
+{
+    __m256i a = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(x),
+            _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(1));
+    __m256i t = _mm256_set1_epi32(lim - 2);
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+            _mm256_cmpeq_epi32(_mm256_min_epu32(a, t), a)));
+}
+#define SN_F2D(x) ((sn_d)_mm256_cvtps_pd((__m128)(x)))
+#define SN_I2D(x) ((sn_d)_mm256_cvtepi32_pd((__m128i)(x)))
+#define SN_I2L(x) ((sn_l)_mm256_cvtepi32_epi64((__m128i)(x)))
+#define SN_ANY(x) (!_mm_testz_si128((__m128i)(x), (__m128i)(x)))
+#define SN_LO(x) ((sn_f)_mm256_castps256_ps128(x))
+#define SN_HI(x) ((sn_f)_mm256_extractf128_ps((x), 1))
+#define SN_JOIN(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256((__m128)(lo)), (__m128)(hi), 1)
 #define VEC_NAME(kind) lazyadam_##kind##_ukernel__avx2
 #include "vec_kernel.h"
 

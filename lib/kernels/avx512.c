@@ -25,6 +25,20 @@
 #define VEC_SIGN_MASK() _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u))
 #define VEC_XOR(a, b) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
         _mm512_castps_si512(b)))
+/* 0 < |x| < lim: |x| - 1 <= lim - 2 unsigned, which zero's -1 never is */
+#define VEC_TINY(x, lim) ((unsigned)_mm512_cmple_epu32_mask(_mm512_sub_epi32( \
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)), \
+        _mm512_set1_epi32(1)), _mm512_set1_epi32((lim) - 2)))
+#ifndef LAZYADAM_SIMDE   /* subnormal.h's vectors are GCC's, not SIMDe's */
+#define SN_F2D(x) ((sn_d)_mm512_cvtps_pd((__m256)(x)))
+#define SN_I2D(x) ((sn_d)_mm512_cvtepi32_pd((__m256i)(x)))
+#define SN_I2L(x) ((sn_l)_mm512_cvtepi32_epi64((__m256i)(x)))
+#define SN_ANY(x) (!_mm256_testz_si256((__m256i)(x), (__m256i)(x)))
+#define SN_LO(x) ((sn_f)_mm512_castps512_ps256(x))
+#define SN_HI(x) ((sn_f)_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))
+#define SN_JOIN(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd( \
+        _mm512_castps256_ps512((__m256)(lo))), _mm256_castps_pd((__m256)(hi)), 1))
+#endif
 #define VEC_NAME(kind) lazyadam_##kind##_ukernel__avx512
 #include "vec_kernel.h"
 

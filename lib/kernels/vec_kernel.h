@@ -14,6 +14,8 @@
  *   VEC_MAX(a, b)             (a > b) ? a : b lane by lane, as maxps is
  *   VEC_SIGN_MASK()           -0.0f in every lane
  *   VEC_XOR(a, b)             bitwise xor, for negation by the sign bit
+ *   VEC_TINY(x, lim)          a bit set (an unsigned value) for each lane of x with
+ *                             0 < |x| < the float whose bits are lim
  *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
  * No include guard: each ISA file instantiates it once. */
 #if !defined(VEC) || !defined(VEC_LANES) || !defined(VEC_NAME)
@@ -27,6 +29,7 @@
 
 typedef struct vscalars {
     VEC alpha, rbc2, b1, b2, omb1, omb2, eps, wd, decay, sign;
+    const lazyadam_scalars *s;   /* for subnormal_update */
 } vscalars;
 
 INLINE vscalars broadcast(const lazyadam_scalars *s)
@@ -34,10 +37,21 @@ INLINE vscalars broadcast(const lazyadam_scalars *s)
     vscalars c = {
         VEC_SET1(s->alpha), VEC_SET1(s->rbc2), VEC_SET1(s->beta1), VEC_SET1(s->beta2),
         VEC_SET1(s->omb1), VEC_SET1(s->omb2), VEC_SET1(s->eps), VEC_SET1(s->wd),
-        VEC_SET1(s->decay), VEC_SIGN_MASK(),
+        VEC_SET1(s->decay), VEC_SIGN_MASK(), s,
     };
     return c;
 }
+
+/* One vector of each buffer, in registers; vmax (x) only under AMSGrad. */
+typedef struct lanes {
+    VEC p, m, v, x;
+} lanes;
+
+#include "subnormal.h"
+
+/* m's lanes below 2^-126 in magnitude, zeros aside, are subnormal: where any is, the
+ * loops below hand over to subnormal_run or subnormal_replay, which use subnormal.h. */
+#define SUBNORMAL_BELOW 0x00800000
 
 /* The contract on one vector of lanes held in registers. The flags are compile-time
  * constants in each caller below, so every variant is a straight line of vector
@@ -68,10 +82,6 @@ INLINE void update(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
 }
 
 /* One vector of each buffer at offset i, and back; vmax only under AMSGrad. */
-typedef struct lanes {
-    VEC p, m, v, x;
-} lanes;
-
 INLINE lanes load_lanes(const float *p, const float *m, const float *v, const float *vmax,
         size_t i, int ams)
 {
@@ -88,6 +98,39 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
     VEC_STORE(v + i, l->v);
     if (ams)
         VEC_STORE(vmax + i, l->x);
+}
+
+/* One vector of lanes: subnormal_vec where m has a subnormal lane and it does not
+ * decline, else the contract's float operations (the configuration's flags read at run
+ * time: this is the cold path). */
+INLINE lanes update_any(lanes a, VEC g, const vscalars *c)
+{
+    const lazyadam_scalars *s = c->s;
+    if (!s->l2 && VEC_TINY(a.m, SUBNORMAL_BELOW)) {
+        sn_result r = subnormal_vec(a.p, g, a.m, a.v, a.x, c);
+        if (r.done)
+            return r.out;
+    }
+    update(&a.p, g, &a.m, &a.v, &a.x, c, s->maximize, s->l2, s->adamw, s->amsgrad,
+            s->eps_plain);
+    return a;
+}
+
+#define SUBNORMAL_AT(m, i) (VEC_TINY(VEC_LOAD((m) + (i)), SUBNORMAL_BELOW) != 0)
+
+/* The vectors from i on, the one at i whatever it holds and the next ones while m's has a
+ * subnormal lane, out of line so that a run of them pays for one call: a row left alone
+ * for good is subnormal from end to end. Returns where it stopped. */
+static __attribute__((noinline, cold)) size_t subnormal_run(const vscalars *c, size_t i,
+        size_t n, float *p, const float *g, float *m, float *v, float *vmax)
+{
+    const int ams = c->s->amsgrad;
+    do {
+        lanes a = update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c);
+        store_lanes(&a, p, m, v, vmax, i, ams);
+        i += VEC_LANES;
+    } while (i + VEC_LANES <= n && SUBNORMAL_AT(m, i));
+    return i;
 }
 
 /* Two vectors of each buffer at offset i, interleaved for throughput. */
@@ -146,7 +189,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
     enum { L = VEC_LANES };
     size_t i = 0;
     if (ahead && n > DENSE_AHEAD) {
-        for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end; i += 2 * L) {
+        for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end;) {
             size_t a = i + DENSE_AHEAD;
             prefetch_pair(p + a, 1);
             prefetch_pair(g + a, 0);
@@ -154,15 +197,31 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
             prefetch_pair(v + a, 1);
             if (ams)
                 prefetch_pair(vmax + a, 1);
+            if (__builtin_expect(SUBNORMAL_AT(m, i) | SUBNORMAL_AT(m, i + L), 0)) {
+                i = subnormal_run(c, i, n, p, g, m, v, vmax);
+                continue;
+            }
             adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
+            i += 2 * L;
         }
     }
-    for (; i + 2 * L <= n; i += 2 * L)
+    while (i + 2 * L <= n) {
+        if (__builtin_expect(SUBNORMAL_AT(m, i) | SUBNORMAL_AT(m, i + L), 0)) {
+            i = subnormal_run(c, i, n, p, g, m, v, vmax);
+            continue;
+        }
         adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
-    for (; i + L <= n; i += L) {
+        i += 2 * L;
+    }
+    while (i + L <= n) {
+        if (__builtin_expect(SUBNORMAL_AT(m, i), 0)) {
+            i = subnormal_run(c, i, n, p, g, m, v, vmax);
+            continue;
+        }
         lanes a = load_lanes(p, m, v, vmax, i, ams);
         update(&a.p, VEC_LOAD(g + i), &a.m, &a.v, &a.x, c, maximize, l2, adamw, ams, plain);
         store_lanes(&a, p, m, v, vmax, i, ams);
+        i += L;
     }
     for (; i < n; i++)
         lazyadam_element(p + i, g[i], m + i, v + i, ams ? vmax + i : NULL, s);
@@ -407,6 +466,18 @@ void VEC_NAME(sparse)(const lazyadam_groups *g, size_t i, size_t r0, size_t r1,
         lazyadam_sparse_run(g, i, r0, r1, dim, p, m, v, vmax, values, row_any, gap_any, &r);
 }
 
+/* Steps k.. of a replay on one vector whose m has a subnormal lane: once there, a
+ * zero-gradient m stays there, so the rest of the replay runs here, one call. */
+static __attribute__((noinline, cold)) lanes subnormal_replay(lanes a,
+        const lazyadam_scalars *steps, size_t k, size_t nsteps)
+{
+    for (; k < nsteps; k++) {
+        const vscalars c = broadcast(&steps[k]);
+        a = update_any(a, VEC_ZERO(), &c);
+    }
+    return a;
+}
+
 /* Zero-gradient steps: the lanes stay in registers across all nsteps; each step's
  * scalars are broadcast from steps[k]. */
 void VEC_NAME(replay)(size_t n, float *restrict p, float *restrict m,
@@ -419,6 +490,10 @@ void VEC_NAME(replay)(size_t n, float *restrict p, float *restrict m,
     for (; i + VEC_LANES <= n; i += VEC_LANES) {
         lanes a = load_lanes(p, m, v, vmax, i, ams);
         for (size_t k = 0; k < nsteps; k++) {
+            if (__builtin_expect(VEC_TINY(a.m, SUBNORMAL_BELOW) != 0, 0)) {
+                a = subnormal_replay(a, steps, k, nsteps);
+                break;
+            }
             const vscalars c = broadcast(&steps[k]);
             update(&a.p, VEC_ZERO(), &a.m, &a.v, &a.x, &c, s->maximize, s->l2,
                     s->adamw, ams, s->eps_plain);

@@ -1,0 +1,266 @@
+/* The contract on a vector whose m has subnormal lanes and whose gradient is zero,
+ * without a floating-point instruction ever taking or producing a subnormal float.
+ *
+ * Why: on Intel cores a float instruction with a subnormal operand or result takes a
+ * microcode assist. A row that no gradient names decays its m by beta1 each step
+ * (adam_step with zero gradients, adam_sparse_step, exact LazyAdam's replay); after some
+ * 740 such steps m is subnormal, and there it stays: beta1 * k*2^-149 rounds back to
+ * k*2^-149 for k <= 4, so m never reaches zero. Every later step over that row then paid
+ * the assists on each of its vectors, 24-26 times the cost of a normal one (README
+ * "Subnormal moments"). The contract forbids flushing them to zero.
+ *
+ * How: with a zero gradient, omb1 * g is a zero and adding it is exact, so m's new value
+ * is beta1 * m rounded once, and alpha * m one more rounding: both are done in double on
+ * the value widened through its bits (a product of two floats is exact in double) and
+ * rounded to float there (sn_rf). v, the denominator and vmax stay float operations, on
+ * lanes checked to be far from subnormal. Where alpha * m rounds to zero in every lane
+ * (a stuck row: alpha * k < 1/2) the step is a zero over the denominator and p is left
+ * as it is, float operations on zeros; otherwise the quotient and p's new value are
+ * done in double too (a quotient rounded to 53 bits and then to float gives the float
+ * the direct rounding gives: 53 >= 2*24 + 2, and for results below 2^-125 the exact
+ * quotient lies at least 2^-49 of itself from a rounding boundary, farther than 2^-53;
+ * a difference rounded twice likewise, 53 >= 2*24 + 1). So each lane ends bitwise as
+ * lazyadam_element leaves it. Floats below 2^-125 are multiples of 2^-149 (subnormals
+ * and the first normal binade alike), so rounding to float there is rounding d * 2^149
+ * to an integer, ties to even, in double.
+ *
+ * Anything else (a nonzero or non-finite gradient, L2 decay, a subnormal or non-finite
+ * v, vmax or p, a non-finite m) is declined, and the float operations run, assists and
+ * all: rows that are rare, or pass through in a few steps.
+ *
+ * Included by vec_kernel.h (once per ISA, hence no include guard), after the vscalars
+ * and lanes types. */
+
+#include <stdint.h>
+#include <string.h>
+
+/* The helpers below take and return vectors wider than AVX2's registers in the avx2
+ * build; they are static and inlined, so no call crosses an ABI, and GCC's note that
+ * the ABI of such a call would change says nothing here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+/* Half a VEC of floats at a time, so that its doubles fill one register of the ISA (a
+ * vector type wider than any register is lowered through memory, at ten times the cost). */
+enum { SN_LANES = VEC_LANES / 2 };
+typedef float sn_f __attribute__((vector_size(SN_LANES * 4)));
+typedef int32_t sn_i __attribute__((vector_size(SN_LANES * 4)));
+typedef double sn_d __attribute__((vector_size(SN_LANES * 8)));
+typedef int64_t sn_l __attribute__((vector_size(SN_LANES * 8)));
+
+#define SN_SIGN ((int64_t)1 << 63)
+
+/* mask ? a : b, mask all ones or all zeros a lane. */
+static inline sn_d sn_select(sn_l mask, sn_d a, sn_d b)
+{
+    return (sn_d)(((sn_l)a & mask) | ((sn_l)b & ~mask));
+}
+
+/* Conversions of half a VEC. GCC 12 builds __builtin_convertvector's widening ones a
+ * quarter register at a time and int64 -> double a lane at a time; the ISA files give
+ * the one-instruction forms (SIMDe's build keeps these, which are only slow). */
+#ifndef SN_F2D
+#define SN_F2D(x) __builtin_convertvector((x), sn_d)   /* float -> double */
+#define SN_I2D(x) __builtin_convertvector((x), sn_d)   /* int32 -> double */
+#define SN_I2L(x) __builtin_convertvector((x), sn_l)   /* int32 -> int64, sign-extended */
+#endif
+
+/* The doubles equal to the floats x, subnormals included: those through their bits. */
+static inline sn_d sn_widen(sn_f x)
+{
+    sn_i b = (sn_i)x;
+    sn_i tiny = (b & 0x7f800000) == 0;   /* zero or subnormal */
+    sn_d d = SN_F2D((sn_f)(b & ~tiny));
+    sn_d t = SN_I2D(b & 0x007fffff) * 0x1p-149;
+    t = (sn_d)((sn_l)t | (SN_I2L(b) & SN_SIGN));
+    return sn_select(SN_I2L(tiny), t, d);
+}
+
+/* The floats equal to the doubles d, each of which holds a float. A tiny lane converts
+ * as a zero of its sign, and its magnitude in units of 2^-149 (an integer below 2^23,
+ * zero in the other lanes) is or-ed in. */
+static inline sn_f sn_narrow(sn_d d)
+{
+    sn_l bits = (sn_l)d;
+    sn_d a = (sn_d)(bits & ~SN_SIGN);
+    sn_l tiny = a < 0x1p-126;
+    sn_i n = (sn_i)__builtin_convertvector((sn_d)(bits & ~(tiny & ~SN_SIGN)), sn_f);
+    sn_i k = __builtin_convertvector((sn_d)((sn_l)a & tiny) * 0x1p149, sn_i);
+    return (sn_f)(n | k);
+}
+
+/* d rounded to float (ties to even), as a double: through a float and back, which a
+ * subnormal result makes slow, so only where one is rare. */
+static inline sn_d sn_rf_normal(sn_d d)
+{
+    return SN_F2D(__builtin_convertvector(d, sn_f));
+}
+
+/* The same without that cost. Below 2^-126, to a multiple of 2^-149: there a * 2^149 <
+ * 2^23, so adding 2^52 rounds it to an integer, ties to even, and subtracting 2^52 is
+ * exact (0 in the other lanes). The rest through float, the tiny lanes as zeros of
+ * their sign, to which the magnitudes are or-ed. */
+static inline sn_d sn_rf(sn_d d)
+{
+    sn_l bits = (sn_l)d;
+    sn_d a = (sn_d)(bits & ~SN_SIGN);
+    sn_l tiny = a < 0x1p-126;
+    sn_d at = (sn_d)((sn_l)a & tiny);
+    sn_d r = ((at * 0x1p149 + 0x1p52) - 0x1p52) * 0x1p-149;
+    sn_d n = sn_rf_normal((sn_d)(bits & ~(tiny & ~SN_SIGN)));
+    return (sn_d)((sn_l)n | (sn_l)r);
+}
+
+/* The double equal to the float f, subnormal or not. */
+static inline double sn_scalar(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    if (b & 0x7f800000)
+        return (double)f;
+    double t = (double)(b & 0x007fffff) * 0x1p-149;
+    return (b >> 31) ? -t : t;
+}
+
+/* Any bit of x set: 1, else 0. The ISA files give a test instruction; the loop stores
+ * the vector and reads it back a lane at a time. */
+#ifndef SN_ANY
+static inline int sn_any_of(sn_i x)
+{
+    int any = 0;
+    for (int k = 0; k < SN_LANES; k++)
+        any |= x[k];
+    return any != 0;
+}
+#define SN_ANY(x) sn_any_of(x)
+#endif
+
+/* Each lane of x is +0 or -0: 1, else 0. */
+static inline int sn_zeros(sn_f x)
+{
+    return !SN_ANY((sn_i)x & 0x7fffffff);
+}
+
+/* Each lane of x is finite and, unless zero, at least 2^-100 in magnitude: 1, else 0. */
+static inline int sn_normal(sn_f x)
+{
+    sn_i a = (sn_i)x & 0x7fffffff;
+    return !SN_ANY((a != 0) & ((a < 0x0d800000) | (a >= 0x7f800000)));
+}
+
+/* Each lane of x is finite: 1, else 0. */
+static inline int sn_finite(sn_f x)
+{
+    return !SN_ANY(((sn_i)x & 0x7f800000) == 0x7f800000);
+}
+
+/* Halves of a VEC. The ISA files give register moves; SIMDe's build goes through memory. */
+#ifndef SN_LO
+static inline sn_f sn_half_of(VEC x, int h)
+{
+    float a[VEC_LANES];
+    sn_f r;
+    VEC_STORE(a, x);
+    memcpy(&r, a + h * SN_LANES, sizeof r);
+    return r;
+}
+static inline VEC sn_join_of(sn_f lo, sn_f hi)
+{
+    float a[VEC_LANES];
+    memcpy(a, &lo, sizeof lo);
+    memcpy(a + SN_LANES, &hi, sizeof hi);
+    return VEC_LOAD(a);
+}
+#define SN_LO(x) sn_half_of((x), 0)
+#define SN_HI(x) sn_half_of((x), 1)
+#define SN_JOIN(lo, hi) sn_join_of((lo), (hi))
+#endif
+
+typedef struct sn_result {
+    lanes out;
+    int done;   /* 0: declined, nothing to use */
+} sn_result;
+
+/* The contract on one vector (p, g, m, v and, under AMSGrad, vmax in x) as the file's
+ * head comment says, or declined. */
+INLINE sn_result subnormal_vec(VEC p, VEC g, VEC m, VEC v, VEC x, const vscalars *c)
+{
+    const lazyadam_scalars *s = c->s;
+    sn_result r = { { p, m, v, x }, 0 };
+    sn_f gh[2] = { SN_LO(g), SN_HI(g) }, mh[2] = { SN_LO(m), SN_HI(m) };
+    sn_f vh[2] = { SN_LO(v), SN_HI(v) }, ph[2] = { SN_LO(p), SN_HI(p) };
+    sn_f xh[2] = { SN_LO(x), SN_HI(x) };
+    if (s->l2)
+        return r;
+    for (int h = 0; h < 2; h++)
+        if (!sn_zeros(gh[h]) || !sn_finite(mh[h]) || !sn_normal(vh[h]) || !sn_normal(ph[h])
+                || (s->amsgrad && !sn_normal(xh[h])))
+            return r;
+    /* The float side, as update() does it: no operand or result here is subnormal, eps
+     * aside (a subnormal eps only costs assists). */
+    if (s->maximize)
+        g = VEC_XOR(g, c->sign);
+    VEC pi = s->adamw ? VEC_MUL(p, c->decay) : p;
+    VEC vi = VEC_ADD(VEC_MUL(c->b2, v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
+    VEC si = vi;
+    if (s->amsgrad) {
+        x = VEC_MAX(vi, x);
+        si = x;
+    }
+    VEC root = VEC_SQRT(si);
+    VEC denom = s->eps_plain ? VEC_ADD(VEC_DIV(root, c->rbc2), c->eps) : VEC_ADD(root, c->eps);
+    /* m and alpha * m in double */
+    const double b1 = sn_scalar(s->beta1), omb1 = sn_scalar(s->omb1);
+    const double alpha = sn_scalar(s->alpha);
+    /* Where every m of a half is zero or subnormal (k * 2^-149), beta1 * m rounds to
+     * k' * 2^-149 with k' = beta1 * k rounded to an integer, and alpha * m' to j * 2^-149,
+     * j = alpha * k' rounded (beta1 < 1 and alpha < 2 keep both below 2^24, and each
+     * product of integers below 2^24 by a float is exact in double): integer work on the
+     * bits, which a stuck row, j = 0 in every lane, needs no more of. A zero m' is -0
+     * only where beta1 * m and omb1 * g both are (beta1, omb1 >= 0). */
+    const int quick = b1 >= 0.0 && b1 < 1.0 && alpha >= 0.0 && alpha < 2.0;
+    sn_d num[2];
+    sn_f numf[2], mo[2];
+    int nonzero = 0;
+    for (int h = 0; h < 2; h++) {
+        sn_f gs = h ? SN_HI(g) : SN_LO(g);
+        sn_i mb = (sn_i)mh[h];
+        if (quick && !SN_ANY(mb & 0x7f800000)) {
+            sn_d kd = SN_I2D(mb & 0x007fffff) * b1;
+            kd = (kd + 0x1p52) - 0x1p52;
+            sn_d jd = (kd * alpha + 0x1p52) - 0x1p52;
+            if (!SN_ANY(__builtin_convertvector(jd, sn_i))) {
+                sn_i k = __builtin_convertvector(kd, sn_i);
+                sn_i sm = mb & INT32_MIN, zero = k == 0;
+                mo[h] = (sn_f)(((k | sm) & ~zero) | (sm & (sn_i)gs & INT32_MIN & zero));
+                numf[h] = (sn_f)((sn_i)mo[h] & INT32_MIN);
+                num[h] = SN_F2D(numf[h]);
+                continue;
+            }
+        }
+        sn_d mi = sn_rf(b1 * sn_widen(mh[h])) + omb1 * SN_F2D(gs);
+        num[h] = sn_rf(alpha * mi);
+        numf[h] = sn_narrow(num[h]);
+        mo[h] = sn_narrow(mi);
+        nonzero |= !sn_zeros(numf[h]);
+    }
+    if (!nonzero) {   /* a zero over the denominator: float operations on zeros */
+        VEC q = VEC_DIV(SN_JOIN(numf[0], numf[1]), denom);
+        pi = VEC_SUB(pi, q);
+    } else {          /* the quotient and the difference in double */
+        sn_f dh[2] = { SN_LO(denom), SN_HI(denom) }, pih[2] = { SN_LO(pi), SN_HI(pi) };
+        sn_f po[2];
+        for (int h = 0; h < 2; h++) {
+            sn_d q = sn_rf(num[h] / sn_widen(dh[h]));
+            po[h] = sn_narrow(sn_rf(sn_widen(pih[h]) - q));
+        }
+        pi = SN_JOIN(po[0], po[1]);
+    }
+    r.out.p = pi;
+    r.out.m = SN_JOIN(mo[0], mo[1]);
+    r.out.v = vi;
+    r.out.x = x;
+    r.done = 1;
+    return r;
+}
