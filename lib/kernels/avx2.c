@@ -33,7 +33,8 @@ static inline unsigned avx2_tiny(__m256 x, int lim)
 #define SN_ANY(x) (!_mm_testz_si128((__m128i)(x), (__m128i)(x)))
 #define SN_LO(x) ((sn_f)_mm256_castps256_ps128(x))
 #define SN_HI(x) ((sn_f)_mm256_extractf128_ps((x), 1))
-#define SN_JOIN(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256((__m128)(lo)), (__m128)(hi), 1)
+#define SN_JOIN(lo, hi) _mm256_insertf128_ps(_mm256_castps128_ps256((__m128)(lo)), \
+        (__m128)(hi), 1)
 #define VEC_NAME(kind) lazyadam_##kind##_ukernel__avx2
 #include "vec_kernel.h"
 

@@ -34,13 +34,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The helpers below take and return vectors wider than AVX2's registers in the avx2
- * build; they are static and inlined, so no call crosses an ABI, and GCC's note that
- * the ABI of such a call would change says nothing here. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 /* Half a VEC of floats at a time, so that its doubles fill one register of the ISA (a
  * vector type wider than any register is lowered through memory, at ten times the cost). */
 enum { SN_LANES = VEC_LANES / 2 };

@@ -17,6 +17,8 @@
  *   VEC_TINY(x, lim)          a bit set (an unsigned value) for each lane of x with
  *                             0 < |x| < the float whose bits are lim
  *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
+ * and may define subnormal.h's one-instruction forms (SN_F2D, SN_I2D, SN_I2L, SN_ANY,
+ * SN_LO, SN_HI, SN_JOIN; SIMDe's build keeps the portable ones).
  * No include guard: each ISA file instantiates it once. */
 #if !defined(VEC) || !defined(VEC_LANES) || !defined(VEC_NAME)
 #error "define the VEC_ macros before including vec_kernel.h"
@@ -116,7 +118,8 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c)
     return a;
 }
 
-#define SUBNORMAL_AT(m, i) (VEC_TINY(VEC_LOAD((m) + (i)), SUBNORMAL_BELOW) != 0)
+/* A bit for each lane of m's vector at i that is subnormal. */
+#define SUBNORMAL_LANES(m, i) VEC_TINY(VEC_LOAD((m) + (i)), SUBNORMAL_BELOW)
 
 /* The vectors from i on, the one at i whatever it holds and the next ones while m's has a
  * subnormal lane, out of line so that a run of them pays for one call: a row left alone
@@ -129,7 +132,7 @@ static __attribute__((noinline, cold)) size_t subnormal_run(const vscalars *c, s
         lanes a = update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c);
         store_lanes(&a, p, m, v, vmax, i, ams);
         i += VEC_LANES;
-    } while (i + VEC_LANES <= n && SUBNORMAL_AT(m, i));
+    } while (i + VEC_LANES <= n && SUBNORMAL_LANES(m, i) != 0);
     return i;
 }
 
@@ -197,7 +200,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
             prefetch_pair(v + a, 1);
             if (ams)
                 prefetch_pair(vmax + a, 1);
-            if (__builtin_expect(SUBNORMAL_AT(m, i) | SUBNORMAL_AT(m, i + L), 0)) {
+            if (__builtin_expect((SUBNORMAL_LANES(m, i) | SUBNORMAL_LANES(m, i + L)) != 0, 0)) {
                 i = subnormal_run(c, i, n, p, g, m, v, vmax);
                 continue;
             }
@@ -206,7 +209,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         }
     }
     while (i + 2 * L <= n) {
-        if (__builtin_expect(SUBNORMAL_AT(m, i) | SUBNORMAL_AT(m, i + L), 0)) {
+        if (__builtin_expect((SUBNORMAL_LANES(m, i) | SUBNORMAL_LANES(m, i + L)) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
             continue;
         }
@@ -214,7 +217,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         i += 2 * L;
     }
     while (i + L <= n) {
-        if (__builtin_expect(SUBNORMAL_AT(m, i), 0)) {
+        if (__builtin_expect(SUBNORMAL_LANES(m, i) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
             continue;
         }
