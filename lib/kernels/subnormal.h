@@ -42,7 +42,7 @@ typedef int32_t sn_i __attribute__((vector_size(SN_LANES * 4)));
 typedef double sn_d __attribute__((vector_size(SN_LANES * 8)));
 typedef int64_t sn_l __attribute__((vector_size(SN_LANES * 8)));
 
-#define SN_SIGN ((int64_t)1 << 63)
+#define SN_SIGN INT64_MIN   /* the sign bit of a double */
 
 /* mask ? a : b, mask all ones or all zeros a lane. */
 static inline sn_d sn_select(sn_l mask, sn_d a, sn_d b)
