@@ -303,7 +303,7 @@ static float mixed_of(rng *r, float scale)
 void dense_state_fill_subnormal(dense_state *s, rng *r)
 {
     for (size_t b = 0; b < s->n; b += 16) {
-        unsigned regime = (unsigned)rng_below(r, 8);
+        unsigned regime = (unsigned)rng_below(r, 10);
         for (size_t i = b; i < b + 16 && i < s->n; i++) {
             float z = rng_normal(r);
             float p = rng_below(r, 20) ? 0.1f * z : mixed_of(r, 0.1f);
@@ -316,6 +316,12 @@ void dense_state_fill_subnormal(dense_state *s, rng *r)
             case 4: m = mixed_of(r, 1e-3f); break;
             case 5: m = mixed_of(r, 1e-3f); g = rng_below(r, 2) ? g : mixed_of(r, 1e-2f); break;
             case 6: m = subnormal_of(r, 0x7fffff); v = fabsf(mixed_of(r, 1e-4f)); break;
+            case 7:   /* both stuck, v rarely with its sign bit set */
+                m = subnormal_of(r, 6);
+                v = subnormal_of(r, 600);
+                v = rng_below(r, 50) ? fabsf(v) : v;
+                break;
+            case 8: m = subnormal_of(r, 6); v = fabsf(subnormal_of(r, 0x800000)); break;
             default: m = 1e-3f * z; g = 1e-2f * rng_normal(r); break;
             }
             s->p.p[i] = p;
@@ -324,6 +330,11 @@ void dense_state_fill_subnormal(dense_state *s, rng *r)
             s->m.p[i] = m;
             s->v.p[i] = v;
             s->x.p[i] = rng_below(r, 4) ? v * rng_uniform(r, 0.5f, 2.0f) : fabsf(mixed_of(r, 1e-4f));
+            if (regime >= 7 && regime <= 8 && rng_below(r, 50) == 0) {
+                s->x.p[i] = -0.0f;   /* vmax -0 beside v +0 too: +0 > -0 is false */
+                if (rng_below(r, 2))
+                    s->v.p[i] = 0.0f;
+            }
         }
     }
     memcpy(s->rp, s->p.p, s->n * sizeof(float));

@@ -105,8 +105,9 @@ void dense_state_free(dense_state *s);
 /* Refills the state (g too where it has one) for the subnormal path of the vector
  * kernels (lib/kernels/subnormal.h): blocks of 16 elements, most with a zero gradient
  * and an m that is subnormal (a few units of 2^-149, as a row stuck for good, or any),
- * some with m, g, v, vmax or p mixed among zeros of either sign, subnormals, tiny and
- * ordinary normals; the reference's copies follow. */
+ * some with v subnormal too (up to 600 units, as stuck for good, or any) and vmax now
+ * and then -0, some with m, g, v, vmax or p mixed among zeros of either sign,
+ * subnormals, tiny and ordinary normals; the reference's copies follow. */
 void dense_state_fill_subnormal(dense_state *s, rng *r);
 int dense_state_check(const dense_state *s, int ams);
 

@@ -33,6 +33,7 @@
 #define SN_F2D(x) ((sn_d)_mm512_cvtps_pd((__m256)(x)))
 #define SN_I2D(x) ((sn_d)_mm512_cvtepi32_pd((__m256i)(x)))
 #define SN_I2L(x) ((sn_l)_mm512_cvtepi32_epi64((__m256i)(x)))
+#define SN_SQRT(x) ((sn_d)_mm512_sqrt_pd((__m512d)(x)))
 #define SN_ANY(x) (!_mm256_testz_si256((__m256i)(x), (__m256i)(x)))
 #define SN_LO(x) ((sn_f)_mm512_castps512_ps256(x))
 #define SN_HI(x) ((sn_f)_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))

@@ -12,11 +12,14 @@
  * How: with a zero gradient, omb1 * g is a zero and adding it is exact, so m's new value
  * is beta1 * m rounded once, and alpha * m one more rounding: both are done in double on
  * the value widened through its bits (a product of two floats is exact in double) and
- * rounded to float there (sn_rf). v, the denominator and vmax stay float operations, on
- * lanes checked to be far from subnormal. Where alpha * m rounds to zero in every lane
- * (a stuck row: alpha * k < 1/2) the step is a zero over the denominator and p is left
- * as it is, float operations on zeros; otherwise the quotient and p's new value are
- * done in double too (a quotient rounded to 53 bits and then to float gives the float
+ * rounded to float there (sn_rf). v, the denominator and vmax stay float operations
+ * where their lanes are far from subnormal; where a lane of v or vmax is not (v decays
+ * by beta2, and some 70,000 steps on it is subnormal too, stuck for good at up to 500
+ * units of 2^-149), v' = beta2 * v is rounded in double likewise, vmax is compared
+ * through its bits and the square root taken in double (sn_tiny_v_of). Where alpha * m
+ * rounds to zero in every lane (a stuck row: alpha * k < 1/2) the step is a zero over
+ * the denominator and p is left as it is, float operations on zeros; otherwise the
+ * quotient and p's new value are done in double too (a quotient rounded to 53 bits and then to float gives the float
  * the direct rounding gives: 53 >= 2*24 + 2, and for results below 2^-125 the exact
  * quotient lies at least 2^-49 of itself from a rounding boundary, farther than 2^-53;
  * a difference rounded twice likewise, 53 >= 2*24 + 1). So each lane ends bitwise as
@@ -24,9 +27,10 @@
  * and the first normal binade alike), so rounding to float there is rounding d * 2^149
  * to an integer, ties to even, in double.
  *
- * Anything else (a nonzero or non-finite gradient, L2 decay, a subnormal or non-finite
- * v, vmax or p, a non-finite m) is declined, and the float operations run, assists and
- * all: rows that are rare, or pass through in a few steps.
+ * Anything else (a nonzero or non-finite gradient, L2 decay, a non-finite m, v or vmax,
+ * a tiny v or vmax beside a v or vmax lane with its sign bit set, a subnormal or
+ * non-finite p) is declined, and the float operations run, assists and all: rows that
+ * are rare, or pass through in a few steps.
  *
  * Included by vec_kernel.h (once per ISA, hence no include guard), after the vscalars
  * and lanes types. */
@@ -170,6 +174,60 @@ static inline VEC sn_join_of(sn_f lo, sn_f hi)
 #define SN_JOIN(lo, hi) sn_join_of((lo), (hi))
 #endif
 
+/* Each lane of x has its sign bit clear: 1, else 0. */
+static inline int sn_unsigned(sn_f x)
+{
+    return !SN_ANY((sn_i)x & INT32_MIN);
+}
+
+/* Square roots of half a VEC of doubles. The ISA files give the instruction. */
+#ifndef SN_SQRT
+static inline sn_d sn_sqrt_of(sn_d x)
+{
+    for (int k = 0; k < SN_LANES; k++)
+        x[k] = __builtin_sqrt(x[k]);
+    return x;
+}
+#define SN_SQRT(x) sn_sqrt_of(x)
+#endif
+
+/* v's new value, vmax's under AMSGrad and the square root of the one the denominator
+ * takes, for half a VEC whose v or vmax has a tiny lane (the gradient zero, every v and
+ * vmax lane finite and without a sign bit). v' = beta2 * v + omb2 * (g * g) is beta2 * v
+ * rounded once (omb2 * (g * g) is +0, and beta2 * v is not -0): a product exact in
+ * double, rounded to float by sn_rf. vmax' = (v' > vmax) ? v' : vmax compares the bits,
+ * which order non-negative floats as their values. The root: the double square root of
+ * the float, rounded to float (53 >= 2*24 + 2, so the same float as the direct rounding),
+ * a normal float or zero, since 2^-149's root is 2^-74.5. */
+typedef struct sn_tiny_v {
+    sn_f v, x, root;
+} sn_tiny_v;
+
+static inline sn_tiny_v sn_tiny_v_of(sn_f v, sn_f x, const lazyadam_scalars *s)
+{
+    sn_tiny_v t;
+    const double b2 = sn_scalar(s->beta2);
+    sn_i vb = (sn_i)v;
+    sn_d vd;
+    if (!SN_ANY(vb & 0x7f800000)) {   /* all zero or subnormal: k' = beta2 * k rounded */
+        vd = SN_I2D(vb) * b2;
+        vd = (vd + 0x1p52) - 0x1p52;
+        t.v = (sn_f)__builtin_convertvector(vd, sn_i);
+        vd *= 0x1p-149;
+    } else {
+        vd = sn_rf(b2 * sn_widen(v));
+        t.v = sn_narrow(vd);
+    }
+    t.x = x;
+    if (s->amsgrad) {
+        sn_i a = (sn_i)t.v, b = (sn_i)x, gt = a > b;
+        t.x = (sn_f)((a & gt) | (b & ~gt));
+        vd = sn_widen(t.x);
+    }
+    t.root = __builtin_convertvector(SN_SQRT(vd), sn_f);
+    return t;
+}
+
 typedef struct sn_result {
     lanes out;
     int done;   /* 0: declined, nothing to use */
@@ -186,22 +244,39 @@ INLINE sn_result subnormal_vec(VEC p, VEC g, VEC m, VEC v, VEC x, const vscalars
     sn_f xh[2] = { SN_LO(x), SN_HI(x) };
     if (s->l2)
         return r;
-    for (int h = 0; h < 2; h++)
-        if (!sn_zeros(gh[h]) || !sn_finite(mh[h]) || !sn_normal(vh[h]) || !sn_normal(ph[h])
-                || (s->amsgrad && !sn_normal(xh[h])))
+    int tiny = 0;   /* v or vmax has a lane below 2^-100, zeros aside */
+    for (int h = 0; h < 2; h++) {
+        if (!sn_zeros(gh[h]) || !sn_finite(mh[h]) || !sn_finite(vh[h]) || !sn_normal(ph[h])
+                || (s->amsgrad && !sn_finite(xh[h])))
             return r;
+        tiny |= !sn_normal(vh[h]) || (s->amsgrad && !sn_normal(xh[h]));
+    }
+    /* Tiny v or vmax lanes go through sn_tiny_v, which needs them without a sign bit
+     * (as the contract keeps them from zeros on). */
+    if (tiny && !(sn_unsigned(vh[0]) && sn_unsigned(vh[1])
+            && (!s->amsgrad || (sn_unsigned(xh[0]) && sn_unsigned(xh[1])))))
+        return r;
     /* The float side, as update() does it: no operand or result here is subnormal, eps
      * aside (a subnormal eps only costs assists). */
     if (s->maximize)
         g = VEC_XOR(g, c->sign);
     VEC pi = s->adamw ? VEC_MUL(p, c->decay) : p;
-    VEC vi = VEC_ADD(VEC_MUL(c->b2, v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
-    VEC si = vi;
-    if (s->amsgrad) {
-        x = VEC_MAX(vi, x);
-        si = x;
+    VEC vi, root;
+    if (!tiny) {
+        vi = VEC_ADD(VEC_MUL(c->b2, v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
+        VEC si = vi;
+        if (s->amsgrad) {
+            x = VEC_MAX(vi, x);
+            si = x;
+        }
+        root = VEC_SQRT(si);
+    } else {
+        sn_tiny_v t0 = sn_tiny_v_of(vh[0], xh[0], s), t1 = sn_tiny_v_of(vh[1], xh[1], s);
+        vi = SN_JOIN(t0.v, t1.v);
+        if (s->amsgrad)
+            x = SN_JOIN(t0.x, t1.x);
+        root = SN_JOIN(t0.root, t1.root);
     }
-    VEC root = VEC_SQRT(si);
     VEC denom = s->eps_plain ? VEC_ADD(VEC_DIV(root, c->rbc2), c->eps) : VEC_ADD(root, c->eps);
     /* m and alpha * m in double */
     const double b1 = sn_scalar(s->beta1), omb1 = sn_scalar(s->omb1);

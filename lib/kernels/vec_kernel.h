@@ -17,8 +17,8 @@
  *   VEC_TINY(x, lim)          a bit set (an unsigned value) for each lane of x with
  *                             0 < |x| < the float whose bits are lim
  *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
- * and may define subnormal.h's one-instruction forms (SN_F2D, SN_I2D, SN_I2L, SN_ANY,
- * SN_LO, SN_HI, SN_JOIN; SIMDe's build keeps the portable ones).
+ * and may define subnormal.h's one-instruction forms (SN_F2D, SN_I2D, SN_I2L, SN_SQRT,
+ * SN_ANY, SN_LO, SN_HI, SN_JOIN; SIMDe's build keeps the portable ones).
  * No include guard: each ISA file instantiates it once. */
 #if !defined(VEC) || !defined(VEC_LANES) || !defined(VEC_NAME)
 #error "define the VEC_ macros before including vec_kernel.h"
