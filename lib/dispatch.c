@@ -6,8 +6,16 @@
 #include <string.h>
 
 #include "internal.h"
+#include "testing.h"
 
 #define NBACKENDS (LAZYADAM_BACKEND_ONEDNN + 1)
+
+__thread uint64_t lazyadam_subnormal_vectors;
+
+uint64_t lazyadam_testing_subnormal_vectors(void)
+{
+    return lazyadam_subnormal_vectors;
+}
 
 static const lazyadam_kernels *const table[NBACKENDS] = {
     [LAZYADAM_BACKEND_SCALAR] = &lazyadam_kernels__scalar,

@@ -30,6 +30,7 @@ CHECKS = ['errors', 'ranges', 'edges', 'sparse']
 TRAJ = 'verify/trajectory.c'
 REPLAY = ['h5store', 'replay-golden', 'replay-torch', 'verify-quick', 'replay-sensitivity']
 DIV = 'verify/divergence.c'
+PATH = ['subnormal', 'subnormal-avx512-simde']   # which vectors take subnormal.h's path
 DIVERGE = ['verify-quick', 'divergence-sensitivity']
 
 # (name, file, text, replacement, suites)
@@ -269,6 +270,16 @@ MUTANTS = [
      '|| (sn_unsigned(xh[0]) && sn_unsigned(xh[1])))))', '|| 1)))', BITWISE),
     ('under AMSGrad the root of v, not of vmax, where v is tiny', SUB,
      '        vd = sn_widen(t.x);\n', '', BITWISE),
+    ('the dense loops\' subnormal test reading only the first vector of a pair', VEC,
+     'VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i) + VEC_LANES)',
+     'VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i))', PATH),
+    ('the AVX2 subnormal test counting zeros (and missing the largest subnormal)',
+     'lib/kernels/avx2.c',
+     '_mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7fffffff));',
+     '_mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32((int)0x80000000u));', PATH),
+    ('the AVX-512 subnormal test counting zeros', 'lib/kernels/avx512.c',
+     '_mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(1))',
+     '_mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0))', PATH),
     ('a subnormal run reading the gradient at its first vector', VEC,
      'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c)',
      'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g), c)', ['dense', 'sparse']),

@@ -2,6 +2,7 @@
  * Compiled alone with -mavx2 (no -mfma), so no wide instruction can run before CPU
  * detection. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #define VEC __m256
 #define VEC_LANES 8
@@ -17,15 +18,21 @@
 #define VEC_MAX(a, b) _mm256_max_ps((a), (b))
 #define VEC_SIGN_MASK() _mm256_set1_ps(-0.0f)
 #define VEC_XOR(a, b) _mm256_xor_ps((a), (b))
-/* 0 < |x| < lim: the smaller of |x| - 1 and lim - 2, unsigned, is |x| - 1 */
-#define VEC_TINY(x, lim) avx2_tiny((x), (lim))
-static inline unsigned avx2_tiny(__m256 x, int lim)
+/* 0 < |x| < lim: |x| + (2^31 - 1) wraps the nonzero magnitudes to INT32_MIN on, signed,
+ * and leaves zero at INT32_MAX, so the tiny lanes are those below INT32_MIN + lim - 1.
+ * Two vectors at once take the smaller of each lane's two first. */
+#define VEC_TINY(x, lim) avx2_tiny2((x), (x), (lim))
+#define VEC_TINY2(x, y, lim) avx2_tiny2((x), (y), (lim))
+static inline __m256i avx2_wrap(__m256 x)
 {
-    __m256i a = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(x),
-            _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(1));
-    __m256i t = _mm256_set1_epi32(lim - 2);
-    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
-            _mm256_cmpeq_epi32(_mm256_min_epu32(a, t), a)));
+    return _mm256_add_epi32(_mm256_and_si256(_mm256_castps_si256(x),
+            _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7fffffff));
+}
+static inline unsigned avx2_tiny2(__m256 x, __m256 y, int lim)
+{
+    __m256i t = _mm256_set1_epi32((int)((unsigned)INT32_MIN + (unsigned)lim - 1u));
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t,
+            _mm256_min_epi32(avx2_wrap(x), avx2_wrap(y)))));
 }
 #define SN_F2D(x) ((sn_d)_mm256_cvtps_pd((__m128)(x)))
 #define SN_I2D(x) ((sn_d)_mm256_cvtepi32_pd((__m128i)(x)))

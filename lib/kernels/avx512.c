@@ -25,10 +25,14 @@
 #define VEC_SIGN_MASK() _mm512_castsi512_ps(_mm512_set1_epi32((int)0x80000000u))
 #define VEC_XOR(a, b) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
         _mm512_castps_si512(b)))
-/* 0 < |x| < lim: |x| - 1 <= lim - 2 unsigned, which zero's -1 never is */
-#define VEC_TINY(x, lim) ((unsigned)_mm512_cmple_epu32_mask(_mm512_sub_epi32( \
-        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)), \
-        _mm512_set1_epi32(1)), _mm512_set1_epi32((lim) - 2)))
+/* 0 < |x| < lim: |x| - 1 <= lim - 2 unsigned, which zero's -1 never is. Two vectors at
+ * once take the smaller of each lane's two first. */
+#define AVX512_MAG1(x) _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(x), \
+        _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(1))
+#define VEC_TINY(x, lim) ((unsigned)_mm512_cmple_epu32_mask(AVX512_MAG1(x), \
+        _mm512_set1_epi32((lim) - 2)))
+#define VEC_TINY2(x, y, lim) ((unsigned)_mm512_cmple_epu32_mask(_mm512_min_epu32( \
+        AVX512_MAG1(x), AVX512_MAG1(y)), _mm512_set1_epi32((lim) - 2)))
 #ifndef LAZYADAM_SIMDE   /* subnormal.h's vectors are GCC's, not SIMDe's */
 #define SN_F2D(x) ((sn_d)_mm512_cvtps_pd((__m256)(x)))
 #define SN_I2D(x) ((sn_d)_mm512_cvtepi32_pd((__m256i)(x)))

@@ -111,6 +111,11 @@ void lazyadam_adam_ukernel__avx2(size_t n, float *restrict p, const float *restr
         float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s);
 
+/* Vectors the vector kernels' exact path for subnormal moments (subnormal.h) has
+ * finished on this thread, added once a run of them; lazyadam_testing_subnormal_vectors
+ * reads it, so a test can tell the path is taken where it should be and only there. */
+extern __thread uint64_t lazyadam_subnormal_vectors;
+
 extern const lazyadam_kernels lazyadam_kernels__scalar;
 extern const lazyadam_kernels lazyadam_kernels__avx2;
 extern const lazyadam_kernels lazyadam_kernels__avx512;

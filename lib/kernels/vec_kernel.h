@@ -16,6 +16,7 @@
  *   VEC_XOR(a, b)             bitwise xor, for negation by the sign bit
  *   VEC_TINY(x, lim)          a bit set (an unsigned value) for each lane of x with
  *                             0 < |x| < the float whose bits are lim
+ *   VEC_TINY2(x, y, lim)      nonzero where VEC_TINY of x or of y would be
  *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
  * and may define subnormal.h's one-instruction forms (SN_F2D, SN_I2D, SN_I2L, SN_SQRT,
  * SN_ANY, SN_LO, SN_HI, SN_JOIN; SIMDe's build keeps the portable ones).
@@ -103,13 +104,14 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
 }
 
 /* One vector of lanes: subnormal_vec where m has a subnormal lane and it does not
- * decline, else the contract's float operations (the configuration's flags read at run
- * time: this is the cold path). */
-INLINE lanes update_any(lanes a, VEC g, const vscalars *c)
+ * decline (counted in *done), else the contract's float operations (the configuration's
+ * flags read at run time: this is the cold path). */
+INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
 {
     const lazyadam_scalars *s = c->s;
     if (!s->l2 && VEC_TINY(a.m, SUBNORMAL_BELOW)) {
         sn_result r = subnormal_vec(a.p, g, a.m, a.v, a.x, c);
+        *done += (uint64_t)r.done;
         if (r.done)
             return r.out;
     }
@@ -118,8 +120,11 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c)
     return a;
 }
 
-/* A bit for each lane of m's vector at i that is subnormal. */
+/* A bit for each lane of m's vector at i that is subnormal; nonzero where a lane of m's
+ * vectors at i and i + VEC_LANES is (the dense loops' test, once a pair). */
 #define SUBNORMAL_LANES(m, i) VEC_TINY(VEC_LOAD((m) + (i)), SUBNORMAL_BELOW)
+#define SUBNORMAL_PAIR(m, i) VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i) + VEC_LANES), \
+        SUBNORMAL_BELOW)
 
 /* The vectors from i on, the one at i whatever it holds and the next ones while m's has a
  * subnormal lane, out of line so that a run of them pays for one call: a row left alone
@@ -128,11 +133,13 @@ static __attribute__((noinline, cold)) size_t subnormal_run(const vscalars *c, s
         size_t n, float *p, const float *g, float *m, float *v, float *vmax)
 {
     const int ams = c->s->amsgrad;
+    uint64_t done = 0;
     do {
-        lanes a = update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c);
+        lanes a = update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c, &done);
         store_lanes(&a, p, m, v, vmax, i, ams);
         i += VEC_LANES;
     } while (i + VEC_LANES <= n && SUBNORMAL_LANES(m, i) != 0);
+    lazyadam_subnormal_vectors += done;
     return i;
 }
 
@@ -200,7 +207,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
             prefetch_pair(v + a, 1);
             if (ams)
                 prefetch_pair(vmax + a, 1);
-            if (__builtin_expect((SUBNORMAL_LANES(m, i) | SUBNORMAL_LANES(m, i + L)) != 0, 0)) {
+            if (__builtin_expect(SUBNORMAL_PAIR(m, i) != 0, 0)) {
                 i = subnormal_run(c, i, n, p, g, m, v, vmax);
                 continue;
             }
@@ -209,7 +216,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         }
     }
     while (i + 2 * L <= n) {
-        if (__builtin_expect((SUBNORMAL_LANES(m, i) | SUBNORMAL_LANES(m, i + L)) != 0, 0)) {
+        if (__builtin_expect(SUBNORMAL_PAIR(m, i) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
             continue;
         }
@@ -474,10 +481,12 @@ void VEC_NAME(sparse)(const lazyadam_groups *g, size_t i, size_t r0, size_t r1,
 static __attribute__((noinline, cold)) lanes subnormal_replay(lanes a,
         const lazyadam_scalars *steps, size_t k, size_t nsteps)
 {
+    uint64_t done = 0;
     for (; k < nsteps; k++) {
         const vscalars c = broadcast(&steps[k]);
-        a = update_any(a, VEC_ZERO(), &c);
+        a = update_any(a, VEC_ZERO(), &c, &done);
     }
+    lazyadam_subnormal_vectors += done;
     return a;
 }
 
