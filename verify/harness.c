@@ -259,6 +259,14 @@ void fill_positive(rng *r, float *x, size_t n, float scale)
     }
 }
 
+void dense_state_sync(dense_state *s)
+{
+    memcpy(s->rp, s->p.p, s->n * sizeof(float));
+    memcpy(s->rm, s->m.p, s->n * sizeof(float));
+    memcpy(s->rv, s->v.p, s->n * sizeof(float));
+    memcpy(s->rx, s->x.p, s->n * sizeof(float));
+}
+
 void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5], int with_grad)
 {
     s->n = n;
@@ -273,10 +281,7 @@ void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5
     fill_positive(r, s->x.p, n, 1e-4f);
     size_t bytes = n * sizeof(float) + 1;
     s->rp = malloc(bytes); s->rm = malloc(bytes); s->rv = malloc(bytes); s->rx = malloc(bytes);
-    memcpy(s->rp, s->p.p, n * sizeof(float));
-    memcpy(s->rm, s->m.p, n * sizeof(float));
-    memcpy(s->rv, s->v.p, n * sizeof(float));
-    memcpy(s->rx, s->x.p, n * sizeof(float));
+    dense_state_sync(s);
 }
 
 /* +-k * 2^-149 with k in [0, kmax] and a random sign (a zero of either sign at k = 0). */
@@ -337,10 +342,7 @@ void dense_state_fill_subnormal(dense_state *s, rng *r)
             }
         }
     }
-    memcpy(s->rp, s->p.p, s->n * sizeof(float));
-    memcpy(s->rm, s->m.p, s->n * sizeof(float));
-    memcpy(s->rv, s->v.p, s->n * sizeof(float));
-    memcpy(s->rx, s->x.p, s->n * sizeof(float));
+    dense_state_sync(s);
 }
 
 void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset)

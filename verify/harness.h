@@ -102,6 +102,9 @@ void dense_state_init(dense_state *s, rng *r, size_t n, size_t offset);
  * elements (a table updated from sparse values has no dense gradient). */
 void dense_state_init_at(dense_state *s, rng *r, size_t n, const size_t offset[5], int with_grad);
 void dense_state_free(dense_state *s);
+/* The reference's copies take the library buffers' p, m, v and x, after a test has
+ * written its own values into them. */
+void dense_state_sync(dense_state *s);
 /* Refills the state (g too where it has one) for the subnormal path of the vector
  * kernels (lib/kernels/subnormal.h): blocks of 16 elements, most with a zero gradient
  * and an m that is subnormal (a few units of 2^-149, as a row stuck for good, or any),

@@ -29,14 +29,6 @@ static float tiny_of(uint32_t k, int negative)
     return f;
 }
 
-static void sync_reference(dense_state *s)
-{
-    memcpy(s->rp, s->p.p, s->n * sizeof(float));
-    memcpy(s->rm, s->m.p, s->n * sizeof(float));
-    memcpy(s->rv, s->v.p, s->n * sizeof(float));
-    memcpy(s->rx, s->x.p, s->n * sizeof(float));
-}
-
 /* The state a dense case starts from. */
 enum fill { ZERO_MOMENTS, ZERO_NO_GRADIENT, NORMAL_MOMENTS, STUCK_M, STUCK_MV, ONE_LANE, STUCK_M_GRADIENT };
 
@@ -85,7 +77,7 @@ static void fill(dense_state *s, rng *r, enum fill f, size_t lane)
         s->v.p[i] = v;
         s->x.p[i] = v * rng_uniform(r, 0.5f, 2.0f);
     }
-    sync_reference(s);
+    dense_state_sync(s);
 }
 
 /* Whether delta is the count of vectors of width 8 or 16 (the avx512 backend runs the

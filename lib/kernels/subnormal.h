@@ -94,6 +94,13 @@ static inline sn_d sn_rf_normal(sn_d d)
     return SN_F2D(__builtin_convertvector(d, sn_f));
 }
 
+/* d rounded to an integer, ties to even, for 0 <= d < 2^52: adding 2^52 leaves no bits
+ * below the units, and subtracting it again is exact. */
+static inline sn_d sn_rint(sn_d d)
+{
+    return (d + 0x1p52) - 0x1p52;
+}
+
 /* The same without that cost. Below 2^-126, to a multiple of 2^-149: there a * 2^149 <
  * 2^23, so adding 2^52 rounds it to an integer, ties to even, and subtracting 2^52 is
  * exact (0 in the other lanes). The rest through float, the tiny lanes as zeros of
@@ -104,7 +111,7 @@ static inline sn_d sn_rf(sn_d d)
     sn_d a = (sn_d)(bits & ~SN_SIGN);
     sn_l tiny = a < 0x1p-126;
     sn_d at = (sn_d)((sn_l)a & tiny);
-    sn_d r = ((at * 0x1p149 + 0x1p52) - 0x1p52) * 0x1p-149;
+    sn_d r = sn_rint(at * 0x1p149) * 0x1p-149;
     sn_d n = sn_rf_normal((sn_d)(bits & ~(tiny & ~SN_SIGN)));
     return (sn_d)((sn_l)n | (sn_l)r);
 }
@@ -210,8 +217,7 @@ static inline sn_tiny_v sn_tiny_v_of(sn_f v, sn_f x, const lazyadam_scalars *s)
     sn_i vb = (sn_i)v;
     sn_d vd;
     if (!SN_ANY(vb & 0x7f800000)) {   /* all zero or subnormal: k' = beta2 * k rounded */
-        vd = SN_I2D(vb) * b2;
-        vd = (vd + 0x1p52) - 0x1p52;
+        vd = sn_rint(SN_I2D(vb) * b2);
         t.v = (sn_f)__builtin_convertvector(vd, sn_i);
         vd *= 0x1p-149;
     } else {
@@ -295,9 +301,8 @@ INLINE sn_result subnormal_vec(VEC p, VEC g, VEC m, VEC v, VEC x, const vscalars
         sn_f gs = h ? SN_HI(g) : SN_LO(g);
         sn_i mb = (sn_i)mh[h];
         if (quick && !SN_ANY(mb & 0x7f800000)) {
-            sn_d kd = SN_I2D(mb & 0x007fffff) * b1;
-            kd = (kd + 0x1p52) - 0x1p52;
-            sn_d jd = (kd * alpha + 0x1p52) - 0x1p52;
+            sn_d kd = sn_rint(SN_I2D(mb & 0x007fffff) * b1);
+            sn_d jd = sn_rint(kd * alpha);
             if (!SN_ANY(__builtin_convertvector(jd, sn_i))) {
                 sn_i k = __builtin_convertvector(kd, sn_i);
                 sn_i sm = mb & INT32_MIN, zero = k == 0;

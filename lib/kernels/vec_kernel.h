@@ -32,7 +32,7 @@
 
 typedef struct vscalars {
     VEC alpha, rbc2, b1, b2, omb1, omb2, eps, wd, decay, sign;
-    const lazyadam_scalars *s;   /* for subnormal_update */
+    const lazyadam_scalars *s;   /* for update_any and subnormal.h */
 } vscalars;
 
 INLINE vscalars broadcast(const lazyadam_scalars *s)
