@@ -10,7 +10,7 @@ suite with --all-suites), and count it killed when a suite fails or the build br
 A mutant that survives is a test missing. Stdlib only; not part of CI (41 minutes with
 the named suites on machine C, README "Hardening"; every suite takes about 85 s a mutant).
 
-    scripts/mutants.py [--all-suites] [--only SUBSTRING] [--keep DIR]
+    scripts/mutants.py [--all-suites] [--only SUBSTRING]... [--keep DIR]
 
 Exit status: 0 when every mutant is killed, 1 when any survives, 2 when a mutant's text
 no longer matches the source exactly once (the list must follow the code)."""
@@ -279,20 +279,76 @@ MUTANTS = [
      '_mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7fffffff));',
      '_mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32((int)0x80000000u));', PATH),
     ('the AVX-512 subnormal test counting zeros', 'lib/kernels/avx512.c',
-     '_mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(1))',
-     '_mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0))', PATH),
+     '_mm512_sub_epi32(AVX512_MAG(x), _mm512_set1_epi32(1))',
+     '_mm512_sub_epi32(AVX512_MAG(x), _mm512_set1_epi32(0))', PATH),
     ('a subnormal run reading the gradient at its first vector', VEC,
-     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c, &done)',
-     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g), c, &done)', ['dense', 'sparse']),
+     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c, &done);',
+     'update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g), c, &done);', ['dense', 'sparse']),
+    # update()'s stuck form (vec_kernel.h) and where it ends (subnormal.h's sn_stuck_limit)
+    ('the stuck limit one past its end', SUB, 'return (uint32_t)k;', 'return (uint32_t)k + 1;',
+     ['dense', 'subnormal']),
+    ('the stuck limit without alpha\'s bound', SUB, ' && k * alpha <= 0.5;', ';', PATH),
+    ('the stuck limit keeping beta1 * k on a tie, not rounding it to even', SUB,
+     'nearbyint(k * beta) == k', 'k - k * beta <= 0.5', PATH),
+    ('the cold forms without their gradient check', VEC,
+     'if (VEC_ABOVE(g, 1))\n        return FORM_NONE;', 'if (0)\n        return FORM_NONE;',
+     BITWISE + PATH),
+    ('the stuck form without MAXIMIZE\'s sign flip', VEC,
+     'update_m(&b.p, g, &b.m, &b.v, &b.x, c, s->maximize, 0,',
+     'update_m(&b.p, g, &b.m, &b.v, &b.x, c, 0, 0,', BITWISE),
+    ('the stuck numerator always +0', VEC, 'VEC_AND(mi, c->sign)', 'VEC_ZERO()', BITWISE),
+    ('a stuck zero lane of m always +0 (AVX2)', 'lib/kernels/avx2.c',
+     '_mm256_castps_si256(g), z), mi));', '_mm256_setzero_si256(), z), mi));', BITWISE),
+    ('a stuck zero lane of m keeping its sign (AVX-512)', 'lib/kernels/avx512.c',
+     '_mm512_castps_si512(m), _mm512_castps_si512(g)))', '_mm512_castps_si512(m), _mm512_castps_si512(m)))',
+     ['dense-avx512-simde', 'exact-avx512-simde', 'subnormal-avx512-simde']),
+    ('the AVX2 test of |x| >= lim one too high', 'lib/kernels/avx2.c',
+     '_mm256_set1_epi32((int)(lim) - 1)))))', '_mm256_set1_epi32((int)(lim))))))', BITWISE),
+    ('v\'s stuck limit one past its end', SUB, 'sn_stuck_run(sn_scalar(s->beta2), 0.0) : 0;',
+     'sn_stuck_run(sn_scalar(s->beta2), 0.0) + 1 : 0;', PATH),
+    ('the second stuck form taking v with a sign bit', VEC,
+     'VEC_ABOVE(a.v, k.v + 1) | VEC_SIGNS(a.v)', 'VEC_ABOVE(a.v, k.v + 1)', PATH),
+    ('the second stuck form keeping a negative vmax', VEC,
+     '(1u << VEC_LANES) - 1 || VEC_SIGNS(a.x)))', '(1u << VEC_LANES) - 1))', PATH),
+    ('the second stuck form keeping a tiny vmax', VEC,
+     'if (ams && (VEC_ABOVE(a.x, COLD_V_FROM) != (1u << VEC_LANES) - 1 || ',
+     'if (ams && (', PATH),
+    ('a stuck v\'s stand-in root never zero', VEC,
+     '!ams ? VEC_SUB(VEC_OR(vi, two23), two23) :', '!ams ? VEC_OR(vi, two23) :', PATH),
+    ('the AVX-512 sign test reading the lanes without one', 'lib/kernels/avx512.c',
+     '_mm512_cmpgt_epi32_mask(_mm512_setzero_si512(), \\\n        _mm512_castps_si512(x)))',
+     '_mm512_cmpgt_epi32_mask(_mm512_castps_si512(x), \\\n        _mm512_setzero_si512()))',
+     ['subnormal-avx512-simde', 'dense-avx512-simde']),
+    ('the decaying form without its bound', VEC,
+     'return (VEC_LT(lhs, rhs) ^ ((1u << VEC_LANES) - 1)) | VEC_TINY(pi, SN_TINY_BELOW);',
+     'return VEC_TINY(pi, SN_TINY_BELOW);', BITWISE + PATH),
+    ('the decaying bound 16 times too loose', VEC, 'VEC_SET1(0x1p28f)', 'VEC_SET1(0x1p24f)',
+     PATH),
+    ('a decaying m\'s integer form reaching into 2^-125..2^-124', VEC,
+     'small = mag < 0x01000000;', 'small = mag < 0x01800000;', BITWISE),
+    ('a decaying m\'s larger lanes left out', VEC,
+     '        if (SN_ANY(~small)) {', '        if (0) {', BITWISE),
+    ('a decaying m\'s beta1 * k truncated, not rounded to even', VEC,
+     'sn_rint(SN_I2D(mag & small) * b1)', 'SN_I2D(mag & small) * b1', BITWISE),
+    ('a decaying m\'s zero lanes keeping m\'s sign', VEC,
+     'return VEC_ZERO_SIGNS(SN_JOIN(h[0], h[1]), g);', 'return SN_JOIN(h[0], h[1]);', BITWISE),
+    ('the cold forms taking a beta1 of -0', SUB,
+     'if (s->l2 || sn_signed(s->beta1))\n        return k;', 'if (s->l2)\n        return k;', PATH),
+    ('the subnormal path taking an lr of -0', SUB,
+     ' || sn_signed(s->alpha))\n        return r;', ')\n        return r;', PATH),
+    ('the subnormal path taking a beta1 of -0', SUB,
+     ' || sn_signed(s->beta1) ||', ' ||', PATH),
+    ('the subnormal path taking a beta2 of -0', SUB,
+     ' || sn_signed(s->beta2) ||', ' ||', PATH),
     ('a replay leaving the subnormal path after one step', VEC,
-     '    for (; k < nsteps; k++) {\n        const vscalars c = broadcast(&steps[k]);\n        a = update_any',
-     '    for (; k < nsteps && k < 1; k++) {\n        const vscalars c = broadcast(&steps[k]);\n        a = update_any',
+     '    for (; k < nsteps; k++) {\n        const vscalars c = broadcast(&steps[k], NULL);\n        a = update_any',
+     '    for (; k < nsteps && k < 1; k++) {\n        const vscalars c = broadcast(&steps[k], NULL);\n        a = update_any',
      ['exact']),
     ('gap blocks reading vmax at the first block\'s place', VEC,
      'vmax ? vmax + o : NULL', 'vmax', ['sparse', 'sparse-avx512-simde']),
     ('every replayed step with the first step\'s scalars', VEC,
-     'const vscalars c = broadcast(&steps[k]);\n            update(',
-     'const vscalars c = broadcast(&steps[0]);\n            update(', ['exact', 'exact-avx512-simde']),
+     'const vscalars c = broadcast(&steps[k], NULL);\n            update(',
+     'const vscalars c = broadcast(&steps[0], NULL);\n            update(', ['exact', 'exact-avx512-simde']),
     # verify/h5store.c: the trajectory store the verification suite writes and replays
     ('a failed write renamed into place', 'verify/h5store.c',
      'if (!failed && rename(w->tmp, w->path) != 0)', 'if (rename(w->tmp, w->path) != 0)',
@@ -349,10 +405,12 @@ def run(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--all-suites', action='store_true', help='run every suite per mutant')
-    ap.add_argument('--only', default='', help='mutants whose name or file contains this')
+    ap.add_argument('--only', action='append', default=[],
+                    help='mutants whose name or file contains this (repeat for any of several)')
     ap.add_argument('--keep', help='work in this directory and leave it (default: a temp dir)')
     args = ap.parse_args()
-    chosen = [m for m in MUTANTS if args.only in m[0] or args.only in m[1]]
+    chosen = [m for m in MUTANTS
+              if not args.only or any(o in m[0] or o in m[1] for o in args.only)]
 
     stale = []
     for name, path, text, _, _ in chosen:

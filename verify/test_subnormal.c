@@ -123,6 +123,101 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
         }
 }
 
+/* Where a stuck lane ends (subnormal.h's sn_stuck_limit): beta1 * k must round back to k
+ * and alpha * k to 0, ties to even. At step 100,000 both bias corrections are 1, so alpha
+ * is lr itself and each boundary sits where the list says; m's lanes run over k = 0 to a
+ * few past it, either sign, beside p lanes of +-0 now and then (a numerator's sign shows
+ * there only), each config bitwise against the reference. The same for v's limit
+ * (rint(beta2 * k) = k), with v near it in every lane but now and then +0, -0 or
+ * negative, and vmax mostly normal (AMSGrad's form keeps it), now and then tiny or
+ * negative. And scalars of -0, which the checks let through (>= 0): each flips a zero's
+ * sign that the integer forms of the path took for +. And m anywhere in the subnormals
+ * (beta1 * m decaying, not stuck), a lane in 64 infinite or NaN, once with a p lane in
+ * 8 spread over four decades about where the step alpha * m / denom starts to move it. */
+static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
+{
+    static const struct {
+        float beta1, beta2, lr;
+        unsigned kmax, vk;   /* m's k from 0 to kmax; v's the last 12 up to vk (0: normal) */
+        int vneg;            /* every v lane negated (a v the contract takes the root of) */
+        int pexp;            /* one p lane in 8 from 10^-pexp to 10^(4 - pexp) (0: none) */
+        float eps;
+        const char *why;
+    } cases[] = {
+        { 0.9f, 0.999f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta1: k <= 4" },
+        { 0.75f, 0.999f, 1e-3f, 6, 0, 0, 0, 1e-8f, "beta1: k <= 2, 2 by a tie to even" },
+        { 0.5f, 0.999f, 1e-3f, 4, 0, 0, 0, 1e-8f, "beta1: none (rint(0.5) = 0)" },
+        { 0.99f, 0.999f, 1e-3f, 64, 0, 0, 0, 1e-8f, "beta1: k <= 50, 50 by a tie to even" },
+        { 0.9f, 0.999f, 0.25f, 6, 0, 0, 0, 1e-8f, "alpha: k <= 2, 2 by a tie" },
+        { 0.9f, 0.999f, 0.2f, 6, 0, 0, 0, 1e-8f, "alpha: k <= 2" },
+        { 0.999f, 0.999f, 0.0625f, 12, 0, 0, 0, 1e-8f, "alpha: k <= 8, 8 by a tie" },
+        { 0.9f, 0.999f, 0.0f, 8, 0, 0, 0, 1e-8f, "alpha 0" },
+        { 0.9f, 0.999f, 1e-3f, 4, 501, 0, 0, 1e-8f, "beta2: v's k <= 500, 500 by a tie" },
+        { 0.9f, 0.999f, 1e-3f, 4, 501, 0, 0, 0.0f, "beta2: v's k <= 500, eps 0 (0 / 0 where v is 0)" },
+        { 0.9f, 0.75f, 1e-3f, 4, 4, 0, 0, 1e-8f, "beta2: v's k <= 2" },
+        { 0.9f, 0.999f, 1e-3f, 4, 501, 1, 0, 1e-8f, "beta2: v's k <= 500, every v negative" },
+        { 0.9f, 0.5f, 1e-3f, 6, 3, 0, 0, 1e-8f, "beta2: v's none" },
+        { 0.9f, 0.999f, -0.0f, 8, 0, 0, 0, 1e-8f, "alpha -0: the numerator's sign flips" },
+        { -0.0f, 0.999f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta1 -0: beta1 * m's sign flips" },
+        { 0.9f, -0.0f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta2 -0, v tiny in some lanes: beta2 * v is -0" },
+        { 0.9f, 0.999f, 1.0f, 0x7fffff, 0, 0, 29, 1e-8f, "decaying m, p about the step's bound" },
+        { 0.9f, 0.999f, 1e-3f, 0x7fffff, 0, 0, 0, 1e-8f, "decaying m" },
+    };
+    const int flags[3] = { 0, LAZYADAM_MAXIMIZE, LAZYADAM_AMSGRAD | LAZYADAM_ADAMW };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int f = 0; f < 3; f++)
+            for (int plain = 0; plain < 2; plain++) {
+                lazyadam_config cfg = lazyadam_default_config();
+                cfg.backend = be;
+                cfg.num_threads = 1;
+                cfg.beta1 = cases[c].beta1;
+                cfg.beta2 = cases[c].beta2;
+                cfg.lr = cases[c].lr;
+                cfg.eps = cases[c].eps;
+                cfg.flags = flags[f];
+                cfg.weight_decay = (flags[f] & LAZYADAM_ADAMW) ? 0.01f : 0.0f;
+                cfg.eps_mode = plain ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT;
+                int ams = (cfg.flags & LAZYADAM_AMSGRAD) != 0;
+                dense_state s;
+                dense_state_init(&s, r, N, rng_below(r, 16));
+                for (size_t i = 0; i < N; i++) {
+                    float z = rng_normal(r);
+                    s.p.p[i] = rng_below(r, 16) ? 0.1f * z : (rng_below(r, 2) ? 0.0f : -0.0f);
+                    if (cases[c].pexp && rng_below(r, 8) == 0)
+                        s.p.p[i] = (float)pow(10.0, rng_uniform(r, 0.0f, 4.0f) - cases[c].pexp)
+                                 * (rng_below(r, 2) ? 1.0f : -1.0f);
+                    s.g.p[i] = rng_below(r, 2) ? 0.0f : -0.0f;
+                    s.m.p[i] = tiny_of((uint32_t)rng_below(r, cases[c].kmax + 1),
+                            (int)rng_below(r, 2));
+                    if (cases[c].kmax == 0x7fffff && rng_below(r, 64) == 0)   /* beside them */
+                        s.m.p[i] = rng_below(r, 2) ? NAN : (rng_below(r, 2) ? INFINITY : -INFINITY);
+                    float v = 1e-8f * (z * z + 0.01f), x = v * rng_uniform(r, 0.5f, 2.0f);
+                    if (signbit(cfg.beta2) && rng_below(r, 2))
+                        v = x = tiny_of((uint32_t)rng_below(r, 600), 0);
+                    unsigned vk = cases[c].vk;
+                    if (vk) {   /* v +0 or near its limit; now and then -0 or negative */
+                        uint32_t back = (uint32_t)rng_below(r, 12);
+                        v = rng_below(r, 8) ? tiny_of(back < vk ? vk - back : 0, 0) : 0.0f;
+                        v = rng_below(r, 64) ? v : -v;
+                        x = rng_below(r, 32) ? x : v;   /* vmax mostly normal */
+                        x = rng_below(r, 64) ? x : -x;
+                        v = cases[c].vneg ? -v : v;
+                    }
+                    s.v.p[i] = v;
+                    s.x.p[i] = x;
+                }
+                dense_state_sync(&s);
+                lazyadam_status st = lazyadam_adam_step(&cfg, 100000, N, s.p.p, s.g.p, s.m.p,
+                        s.v.p, ams ? s.x.p : NULL);
+                ref_adam_step(&cfg, 100000, N, s.rp, s.g.p, s.rm, s.rv, s.rx);
+                tally_case(t, st == LAZYADAM_OK && dense_state_check(&s, ams),
+                        "adam_step stuck boundary (%s) beta1=%g lr=%g flags=%d %s backend=%s",
+                        cases[c].why, (double)cfg.beta1, (double)cfg.lr, cfg.flags,
+                        plain ? "plain" : "hat", lazyadam_backend_name(be));
+                dense_state_free(&s);
+            }
+}
+
 /* A rows x 64 table whose m is stuck everywhere, `named` rows given a gradient. */
 typedef struct table {
     size_t rows, dim;
@@ -211,6 +306,7 @@ int main(void)
         }
         harness_begin_backend(vec[b]);
         dense_cases(&t, &r, vec[b]);
+        stuck_boundary_cases(&t, &r, vec[b]);
         sparse_cases(&t, &r, vec[b]);
     }
     return tally_finish(&t);

@@ -34,6 +34,24 @@ static inline unsigned avx2_tiny2(__m256 x, __m256 y, int lim)
     return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t,
             _mm256_min_epi32(avx2_wrap(x), avx2_wrap(y)))));
 }
+/* |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31). */
+#define VEC_ABOVE(x, lim) ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32( \
+        _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)), \
+        _mm256_set1_epi32((int)(lim) - 1)))))
+#define VEC_SIGNS(x) ((unsigned)_mm256_movemask_ps(x))
+#define VEC_LT(a, b) ((unsigned)_mm256_movemask_ps(_mm256_cmp_ps((a), (b), _CMP_LT_OQ)))
+#define VEC_AND(a, b) _mm256_and_ps((a), (b))
+#define VEC_OR(a, b) _mm256_or_ps((a), (b))
+/* The zero lanes (z) keep m's sign bit only where g's is set: m & ~(z & ~g). */
+#define VEC_ZERO_SIGNS(m, g) avx2_zero_signs((m), (g))
+static inline __m256 avx2_zero_signs(__m256 m, __m256 g)
+{
+    __m256i mi = _mm256_castps_si256(m);
+    __m256i z = _mm256_cmpeq_epi32(_mm256_and_si256(mi, _mm256_set1_epi32(0x7fffffff)),
+            _mm256_setzero_si256());
+    return _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_andnot_si256(
+            _mm256_castps_si256(g), z), mi));
+}
 #define SN_F2D(x) ((sn_d)_mm256_cvtps_pd((__m128)(x)))
 #define SN_I2D(x) ((sn_d)_mm256_cvtepi32_pd((__m128i)(x)))
 #define SN_I2L(x) ((sn_l)_mm256_cvtepi32_epi64((__m128i)(x)))

@@ -27,12 +27,26 @@
         _mm512_castps_si512(b)))
 /* 0 < |x| < lim: |x| - 1 <= lim - 2 unsigned, which zero's -1 never is. Two vectors at
  * once take the smaller of each lane's two first. */
-#define AVX512_MAG1(x) _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(x), \
-        _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(1))
+#define AVX512_MAG(x) _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff))
+#define AVX512_MAG1(x) _mm512_sub_epi32(AVX512_MAG(x), _mm512_set1_epi32(1))
 #define VEC_TINY(x, lim) ((unsigned)_mm512_cmple_epu32_mask(AVX512_MAG1(x), \
         _mm512_set1_epi32((lim) - 2)))
 #define VEC_TINY2(x, y, lim) ((unsigned)_mm512_cmple_epu32_mask(_mm512_min_epu32( \
         AVX512_MAG1(x), AVX512_MAG1(y)), _mm512_set1_epi32((lim) - 2)))
+/* |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31). */
+#define VEC_ABOVE(x, lim) ((unsigned)_mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
+        _mm512_set1_epi32((int)(lim) - 1)))
+#define VEC_SIGNS(x) ((unsigned)_mm512_cmpgt_epi32_mask(_mm512_setzero_si512(), \
+        _mm512_castps_si512(x)))
+#define VEC_LT(a, b) ((unsigned)_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ))
+#define VEC_AND(a, b) _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), \
+        _mm512_castps_si512(b)))
+#define VEC_OR(a, b) _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), \
+        _mm512_castps_si512(b)))
+/* The zero lanes of m and-ed with g, the others m as it is. */
+#define VEC_ZERO_SIGNS(m, g) _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(m), \
+        _mm512_cmpeq_epi32_mask(AVX512_MAG(m), _mm512_setzero_si512()), \
+        _mm512_castps_si512(m), _mm512_castps_si512(g)))
 #ifndef LAZYADAM_SIMDE   /* subnormal.h's vectors are GCC's, not SIMDe's */
 #define SN_F2D(x) ((sn_d)_mm512_cvtps_pd((__m256)(x)))
 #define SN_I2D(x) ((sn_d)_mm512_cvtepi32_pd((__m256i)(x)))

@@ -29,12 +29,17 @@
  *
  * Anything else (a nonzero or non-finite gradient, L2 decay, a non-finite m, v or vmax,
  * a tiny v or vmax beside a v or vmax lane with its sign bit set, a subnormal or
- * non-finite p) is declined, and the float operations run, assists and all: rows that
- * are rare, or pass through in a few steps.
+ * non-finite p, a beta1, beta2 or lr of -0) is declined, and the float operations run,
+ * assists and all: rows that are rare, or pass through in a few steps.
+ *
+ * Most vectors that come here are stuck for good (below, "Stuck moments"): m stays as it
+ * is, the numerator is a zero, and update() has a form for them that needs none of the
+ * doubles, tried first (vec_kernel.h's update_any).
  *
  * Included by vec_kernel.h (once per ISA, hence no include guard), after the vscalars
  * and lanes types. */
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -116,6 +121,14 @@ static inline sn_d sn_rf(sn_d d)
     return (sn_d)((sn_l)n | (sn_l)r);
 }
 
+/* The sign bit of the float f is set: 1, else 0. */
+static inline int sn_signed(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return (int)(b >> 31);
+}
+
 /* The double equal to the float f, subnormal or not. */
 static inline double sn_scalar(float f)
 {
@@ -146,11 +159,15 @@ static inline int sn_zeros(sn_f x)
     return !SN_ANY((sn_i)x & 0x7fffffff);
 }
 
+/* 2^-100: lanes of v, vmax or p at least this large, or zeros, take no assist in the
+ * float operations of a step with a zero gradient. */
+#define SN_TINY_BELOW 0x0d800000
+
 /* Each lane of x is finite and, unless zero, at least 2^-100 in magnitude: 1, else 0. */
 static inline int sn_normal(sn_f x)
 {
     sn_i a = (sn_i)x & 0x7fffffff;
-    return !SN_ANY((a != 0) & ((a < 0x0d800000) | (a >= 0x7f800000)));
+    return !SN_ANY((a != 0) & ((a < SN_TINY_BELOW) | (a >= 0x7f800000)));
 }
 
 /* Each lane of x is finite: 1, else 0. */
@@ -234,6 +251,80 @@ static inline sn_tiny_v sn_tiny_v_of(sn_f v, sn_f x, const lazyadam_scalars *s)
     return t;
 }
 
+/* Stuck moments. With a zero gradient, an m lane of magnitude k * 2^-149 is stuck when
+ * beta1 * m rounds back to m (rint(beta1 * k) = k) and alpha * m to a zero (rint(alpha *
+ * k) = 0): m' is m, the step's numerator a zero of m's sign, and the rest (v, vmax, the
+ * denominator, p) float operations far from subnormal, which update() does directly (its
+ * stuck form). Where beta1 = 0.9 that is k <= 4, where every row left alone ends up, for
+ * good. Some 70,000 steps later its v is subnormal too and stuck the same way (rint(beta2
+ * * k) = k: k <= 500 where beta2 = 0.999): v' is v, and of its square root only whether
+ * it is zero counts, the numerator being a zero (update()'s second stuck form).
+ *
+ * The largest such K below 2^23 for beta and alpha (0 for v's: no numerator): both
+ * conditions hold on a run of k from 1 (k * (1 - beta) and alpha * k grow with k; at a
+ * tie rint goes to the even side, which keeps k only for an even k, after which the next
+ * fails too), so K ends it. 0 where there is none: beta below 1/2, or with a sign bit
+ * (-0 would flip a zero's sign), and likewise alpha. Scalar work, once a run of vectors. */
+enum { SN_STUCK_MAX = 0x7fffff };
+
+typedef struct sn_stuck {
+    uint32_t m, v;   /* m's K (0: no stuck form), v's K (0: no second form) */
+    int decaying;    /* vec_kernel.h's forms at all: no L2 decay, beta1 without a sign bit */
+    double b1;       /* beta1 */
+} sn_stuck;
+
+static inline int sn_stuck_k(double k, double beta, double alpha)
+{
+    return nearbyint(k * beta) == k && k * alpha <= 0.5;   /* both products exact */
+}
+
+static inline uint32_t sn_stuck_run(double beta, double alpha)
+{
+    if (!(beta >= 0.5 && beta < 1.0) || !(alpha >= 0.0 && alpha <= 0.5) || signbit(alpha))
+        return 0;
+    double kb = 0.5 / (1.0 - beta), ka = alpha > 0.0 ? 0.5 / alpha : (double)SN_STUCK_MAX;
+    double k = kb < ka ? kb : ka;
+    k = k < (double)SN_STUCK_MAX ? floor(k) : (double)SN_STUCK_MAX;
+    while (k > 0.0 && !sn_stuck_k(k, beta, alpha))
+        k -= 1.0;
+    while (k < (double)SN_STUCK_MAX && sn_stuck_k(k + 1.0, beta, alpha))
+        k += 1.0;
+    return (uint32_t)k;
+}
+
+/* Both limits for the scalars s; none under L2 decay (the gradient is not zero there),
+ * nor where beta1 is -0 (beta1 * m flips a zero's sign). */
+static inline sn_stuck sn_stuck_of(const lazyadam_scalars *s)
+{
+    sn_stuck k = { 0, 0, 0, sn_scalar(s->beta1) };
+    if (s->l2 || sn_signed(s->beta1))
+        return k;
+    k.decaying = 1;
+    k.m = sn_stuck_run(sn_scalar(s->beta1), sn_scalar(s->alpha));
+    k.v = k.m ? sn_stuck_run(sn_scalar(s->beta2), 0.0) : 0;
+    return k;
+}
+
+/* A kernel call's limits, found where a vector first needs them: the runs of vectors on
+ * the cold path are short where stuck rows sit among live ones (a row of 64 floats is 8
+ * or 4 vectors), and finding them costs about as much as a run. */
+struct sn_stuck_memo {
+    int known;
+    sn_stuck k;
+};
+#define SN_STUCK_MEMO { 0, { 0, 0, 0, 0.0 } }
+
+static inline sn_stuck sn_stuck_get(struct sn_stuck_memo *memo, const lazyadam_scalars *s)
+{
+    if (!memo)
+        return sn_stuck_of(s);
+    if (!memo->known) {
+        memo->k = sn_stuck_of(s);
+        memo->known = 1;
+    }
+    return memo->k;
+}
+
 typedef struct sn_result {
     lanes out;
     int done;   /* 0: declined, nothing to use */
@@ -248,7 +339,9 @@ INLINE sn_result subnormal_vec(VEC p, VEC g, VEC m, VEC v, VEC x, const vscalars
     sn_f gh[2] = { SN_LO(g), SN_HI(g) }, mh[2] = { SN_LO(m), SN_HI(m) };
     sn_f vh[2] = { SN_LO(v), SN_HI(v) }, ph[2] = { SN_LO(p), SN_HI(p) };
     sn_f xh[2] = { SN_LO(x), SN_HI(x) };
-    if (s->l2)
+    /* beta1, beta2 and lr may be -0 (the checks ask for >= 0), and a zero's sign then
+     * flips where the integer forms below take it from m or v: the float operations. */
+    if (s->l2 || sn_signed(s->beta1) || sn_signed(s->beta2) || sn_signed(s->alpha))
         return r;
     int tiny = 0;   /* v or vmax has a lane below 2^-100, zeros aside */
     for (int h = 0; h < 2; h++) {

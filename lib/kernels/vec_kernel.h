@@ -17,6 +17,14 @@
  *   VEC_TINY(x, lim)          a bit set (an unsigned value) for each lane of x with
  *                             0 < |x| < the float whose bits are lim
  *   VEC_TINY2(x, y, lim)      nonzero where VEC_TINY of x or of y would be
+ *   VEC_ABOVE(x, lim)         a bit set for each lane with |x| >= the float whose bits
+ *                             are lim (NaNs included), 1 <= lim <= 0x7f800000
+ *   VEC_SIGNS(x)              a bit set for each lane with its sign bit set
+ *   VEC_LT(a, b)              a bit set for each lane with a < b (false with a NaN)
+ *   VEC_AND(a, b), VEC_OR(a, b)  bitwise and, or
+ *   VEC_ZERO_SIGNS(m, g)      m, but a lane of m that is +0 or -0 gets the and of its
+ *                             sign bit and g's (g's lanes are zeros): -0 + -0 is -0,
+ *                             any other sum of zeros +0
  *   VEC_NAME(kind)            the kernel named kind: lazyadam_<kind>_ukernel__<isa>
  * and may define subnormal.h's one-instruction forms (SN_F2D, SN_I2D, SN_I2L, SN_SQRT,
  * SN_ANY, SN_LO, SN_HI, SN_JOIN; SIMDe's build keeps the portable ones).
@@ -30,17 +38,22 @@
 
 #define INLINE LAZYADAM_ALWAYS_INLINE
 
+struct sn_stuck_memo;
+
 typedef struct vscalars {
     VEC alpha, rbc2, b1, b2, omb1, omb2, eps, wd, decay, sign;
     const lazyadam_scalars *s;   /* for update_any and subnormal.h */
+    struct sn_stuck_memo *memo;  /* the cold forms' limits, found once a kernel call */
 } vscalars;
 
-INLINE vscalars broadcast(const lazyadam_scalars *s)
+/* memo: a kernel call's own (subnormal.h's SN_STUCK_MEMO), or NULL where each use finds
+ * the limits afresh (a replay's steps). */
+INLINE vscalars broadcast(const lazyadam_scalars *s, struct sn_stuck_memo *memo)
 {
     vscalars c = {
         VEC_SET1(s->alpha), VEC_SET1(s->rbc2), VEC_SET1(s->beta1), VEC_SET1(s->beta2),
         VEC_SET1(s->omb1), VEC_SET1(s->omb2), VEC_SET1(s->eps), VEC_SET1(s->wd),
-        VEC_SET1(s->decay), VEC_SIGN_MASK(), s,
+        VEC_SET1(s->decay), VEC_SIGN_MASK(), s, memo,
     };
     return c;
 }
@@ -56,32 +69,95 @@ typedef struct lanes {
  * loops below hand over to subnormal_run or subnormal_replay, which use subnormal.h. */
 #define SUBNORMAL_BELOW 0x00800000
 
+/* The cold path's forms of update() (subnormal.h, "Stuck moments"), for a vector whose
+ * gradient is zero, none of them a float operation on a subnormal. STUCK_M: m's lanes
+ * zero or stuck, so m' is m (zeros as their sum gives them) and alpha * m' a zero of its
+ * sign. STUCK_MV: v's lanes +0 or stuck too, so v' is v, and vmax stays under AMSGrad
+ * (cold_form). DECAYING: m' = beta1 * m (decayed_m), and the step alpha * m' / denom,
+ * whatever it is, less than a quarter of p's unit in the last place, so p' is p: update_m
+ * checks that bound, and the caller keeps nothing where it fails. */
+enum { FORM_NONE, FORM_STUCK_M, FORM_STUCK_MV, FORM_DECAYING };
+
+/* m' = beta1 * m + omb1 * g where g is zero: omb1 * g is a zero, which leaves a nonzero
+ * beta1 * m as it is. Lanes below 2^-125 are k * 2^-149 with k < 2^24
+ * their bits (the first normal binade has the subnormals' spacing): k' = beta1 * k
+ * rounded to an integer in double (exact products), whose bits are m' again. The others
+ * round the exact double product beta1 * m to float, once. Then m's sign, and the zeros
+ * as their sum gives them; b1 is beta1, without a sign bit. */
+INLINE VEC decayed_m(VEC m, VEC g, double b1)
+{
+    sn_f h[2] = { SN_LO(m), SN_HI(m) };
+    for (int i = 0; i < 2; i++) {
+        sn_i b = (sn_i)h[i], mag = b & 0x7fffffff, small = mag < 0x01000000;
+        sn_i k = __builtin_convertvector(sn_rint(SN_I2D(mag & small) * b1), sn_i);
+        h[i] = (sn_f)((k | (b & INT32_MIN)) & small);
+        if (SN_ANY(~small)) {
+            sn_f big = __builtin_convertvector(SN_F2D((sn_f)(b & ~small)) * b1, sn_f);
+            h[i] = (sn_f)((sn_i)h[i] | ((sn_i)big & ~small));
+        }
+    }
+    return VEC_ZERO_SIGNS(SN_JOIN(h[0], h[1]), g);
+}
+
 /* The contract on one vector of lanes held in registers. The flags are compile-time
  * constants in each caller below, so every variant is a straight line of vector
- * operations. */
-INLINE void update(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
-        int maximize, int l2, int adamw, int ams, int plain)
+ * operations; `form` is FORM_NONE but in the cold path (b1 is for FORM_DECAYING). Returns
+ * nonzero where FORM_DECAYING's bound fails, else 0. */
+INLINE unsigned update_m(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
+        int maximize, int l2, int adamw, int ams, int plain, int form, double b1)
 {
-    VEC pi = *p;
+    VEC pi = *p, m0 = *m;
     if (maximize)   /* -g: flip the sign bit, as scalar negation does */
         g = VEC_XOR(g, c->sign);
     if (l2)
         g = VEC_ADD(g, VEC_MUL(c->wd, pi));
     if (adamw)
         pi = VEC_MUL(pi, c->decay);
-    VEC mi = VEC_ADD(VEC_MUL(c->b1, *m), VEC_MUL(c->omb1, g));
-    VEC vi = VEC_ADD(VEC_MUL(c->b2, *v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
+    VEC mi = form == FORM_DECAYING ? decayed_m(m0, g, b1)
+           : form ? VEC_ZERO_SIGNS(m0, g)
+           : VEC_ADD(VEC_MUL(c->b1, m0), VEC_MUL(c->omb1, g));
+    VEC vi = form == FORM_STUCK_MV ? *v
+           : VEC_ADD(VEC_MUL(c->b2, *v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
     VEC si = vi;
     if (ams) {
         /* max(a, b) is (a > b) ? a : b, the contract's comparison, NaN included. */
-        *vmax = VEC_MAX(vi, *vmax);
+        if (form != FORM_STUCK_MV)
+            *vmax = VEC_MAX(vi, *vmax);
         si = *vmax;
     }
-    VEC root = VEC_SQRT(si);
+    /* STUCK_MV's numerator is a zero, so of the root only whether it is zero counts (0 / 0
+     * is NaN, 0 / x a zero): k < 2^23, as a float ((2^23 + k) - 2^23, exact), stands in
+     * for sqrt(k * 2^-149). */
+    const VEC two23 = VEC_SET1(0x1p23f);
+    VEC root = form == FORM_STUCK_MV && !ams ? VEC_SUB(VEC_OR(vi, two23), two23) : VEC_SQRT(si);
     VEC denom = plain ? VEC_ADD(VEC_DIV(root, c->rbc2), c->eps) : VEC_ADD(root, c->eps);
-    *p = VEC_SUB(pi, VEC_DIV(VEC_MUL(c->alpha, mi), denom));
+    VEC num = form ? VEC_AND(mi, c->sign) : VEC_MUL(c->alpha, mi);
+    *p = VEC_SUB(pi, VEC_DIV(num, denom));
     *m = mi;
     *v = vi;
+    if (form != FORM_DECAYING)
+        return 0;
+    /* |m'| <= |m| < u, u twice the power of two in m's exponent field, or 2^-126 for a
+     * subnormal: with K = u * 2^149, alpha * m' rounds to at most (alpha * K + 1/2) *
+     * 2^-149 (relative 2^-24 in the normal range), and the quotient q by 2^-24 more, or by
+     * 2^-150 where it is subnormal, which is below 2^-126 <= |p| * 2^-26 anyway. Where
+     * (alpha * K + 2) * 2^-121 = alpha * u * 2^28 + 2^-120 < denom * |p| (the float
+     * roundings inside its margin of 4) and p is at least 2^-100, |q| < |p| * 2^-26,
+     * under a quarter of p's unit in the last place: p - q rounds to p, which p - 0 /
+     * denom gave. The left side is a normal float, or +inf or NaN (an infinite or NaN m
+     * makes u +inf) and then it fails; the right one rounds up to +inf only where the
+     * bound holds, and a zero or NaN there fails. */
+    VEC e = VEC_AND(m0, VEC_SET1(INFINITY));   /* the exponent field alone */
+    VEC u = VEC_MAX(VEC_ADD(e, e), VEC_SET1(0x1p-126f));
+    VEC lhs = VEC_ADD(VEC_MUL(c->alpha, VEC_MUL(u, VEC_SET1(0x1p28f))), VEC_SET1(0x1p-120f));
+    VEC rhs = VEC_MUL(denom, VEC_XOR(pi, VEC_AND(pi, c->sign)));
+    return (VEC_LT(lhs, rhs) ^ ((1u << VEC_LANES) - 1)) | VEC_TINY(pi, SN_TINY_BELOW);
+}
+
+INLINE void update(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
+        int maximize, int l2, int adamw, int ams, int plain)
+{
+    update_m(p, g, m, v, vmax, c, maximize, l2, adamw, ams, plain, FORM_NONE, 0.0);
 }
 
 /* One vector of each buffer at offset i, and back; vmax only under AMSGrad. */
@@ -103,13 +179,52 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
         VEC_STORE(vmax + i, l->x);
 }
 
-/* One vector of lanes: subnormal_vec where m has a subnormal lane and it does not
- * decline (counted in *done), else the contract's float operations (the configuration's
- * flags read at run time: this is the cold path). */
+/* v or vmax lanes from 2^-125 on (or zeros) take no assist in update()'s float operations
+ * with a zero gradient: beta2 * v is then normal for beta2 >= 1/2 (a smaller beta2 only
+ * costs assists). The forms are the contract's operations on them whatever they hold. */
+#define COLD_V_FROM 0x01000000
+
+/* Which of update()'s cold forms may hold for one vector whose m has a subnormal lane
+ * (FORM_NONE: none). All need a zero gradient, the stuck ones every m lane zero or stuck
+ * (|k| <= k.m). STUCK_M and DECAYING need v and vmax clear of lanes below 2^-125, zeros
+ * aside; STUCK_MV v's lanes +0 or stuck (k <= k.v, no sign bit), and under AMSGrad every
+ * vmax lane at least 2^-125 (or NaN) without a sign bit, so that v' is below it and vmax
+ * stays. The rest go to subnormal_vec; a tiny p only costs assists. */
+INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, double *b1)
+{
+    if (VEC_ABOVE(g, 1))
+        return FORM_NONE;
+    const sn_stuck k = sn_stuck_get(c->memo, c->s);
+    *b1 = k.b1;
+    if (!k.decaying)
+        return FORM_NONE;
+    int v_clear = !(VEC_TINY(a.v, COLD_V_FROM) | (ams ? VEC_TINY(a.x, COLD_V_FROM) : 0));
+    if (!k.m || VEC_ABOVE(a.m, k.m + 1))
+        return v_clear ? FORM_DECAYING : FORM_NONE;
+    if (v_clear)
+        return FORM_STUCK_M;
+    if (!k.v || (VEC_ABOVE(a.v, k.v + 1) | VEC_SIGNS(a.v)))
+        return FORM_NONE;
+    if (ams && (VEC_ABOVE(a.x, COLD_V_FROM) != (1u << VEC_LANES) - 1 || VEC_SIGNS(a.x)))
+        return FORM_NONE;
+    return FORM_STUCK_MV;
+}
+
+/* One vector of lanes: where m has a subnormal lane, one of update()'s cold forms or
+ * subnormal_vec, unless all decline (counted in *done), else the contract's float
+ * operations (the configuration's flags read at run time: this is the cold path). */
 INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
 {
     const lazyadam_scalars *s = c->s;
     if (!s->l2 && VEC_TINY(a.m, SUBNORMAL_BELOW)) {
+        double b1;
+        int form = cold_form(a, g, c, s->amsgrad, &b1);
+        lanes b = a;
+        if (form && !update_m(&b.p, g, &b.m, &b.v, &b.x, c, s->maximize, 0, s->adamw,
+                    s->amsgrad, s->eps_plain, form, b1)) {
+            *done += 1;
+            return b;
+        }
         sn_result r = subnormal_vec(a.p, g, a.m, a.v, a.x, c);
         *done += (uint64_t)r.done;
         if (r.done)
@@ -240,7 +355,8 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
 static void adam_plain(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, const lazyadam_scalars *s)
 {
-    const vscalars c = broadcast(s);
+    struct sn_stuck_memo memo = SN_STUCK_MEMO;
+    const vscalars c = broadcast(s, &memo);
     adam_loop(&c, n, p, g, m, v, NULL, s, 1, 0, 0, 0, 0, 0);
 }
 
@@ -248,7 +364,8 @@ static void adam_any(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
         const lazyadam_scalars *s)
 {
-    const vscalars c = broadcast(s);
+    struct sn_stuck_memo memo = SN_STUCK_MEMO;
+    const vscalars c = broadcast(s, &memo);
     adam_loop(&c, n, p, g, m, v, vmax, s, 1, s->maximize, s->l2, s->adamw, s->amsgrad,
             s->eps_plain);
 }
@@ -394,7 +511,8 @@ void VEC_NAME(rows)(size_t dim, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s)
 {
-    const vscalars c = broadcast(s);
+    struct sn_stuck_memo memo = SN_STUCK_MEMO;
+    const vscalars c = broadcast(s, &memo);
     if (lazyadam_plain_config(s))
         rows_loop(&c, dim, p, m, v, NULL, values, src, nsrc, s, 0, 0, 0, 0, 0);
     else
@@ -430,7 +548,8 @@ void VEC_NAME(groups)(const lazyadam_groups *g, size_t lo, size_t hi, size_t dim
         float *p, float *m, float *v, float *vmax, const float *values,
         const lazyadam_scalars *s)
 {
-    const row_ctx r = { broadcast(s), s };
+    struct sn_stuck_memo memo = SN_STUCK_MEMO;
+    const row_ctx r = { broadcast(s, &memo), s };
     if (lazyadam_plain_config(s))
         lazyadam_groups_run(g, lo, hi, dim, p, m, v, NULL, values, row_plain, &r);
     else
@@ -469,7 +588,8 @@ void VEC_NAME(sparse)(const lazyadam_groups *g, size_t i, size_t r0, size_t r1,
         size_t dim, float *p, float *m, float *v, float *vmax, const float *values,
         const lazyadam_scalars *s)
 {
-    const row_ctx r = { broadcast(s), s };
+    struct sn_stuck_memo memo = SN_STUCK_MEMO;
+    const row_ctx r = { broadcast(s, &memo), s };
     if (lazyadam_plain_config(s))
         lazyadam_sparse_run(g, i, r0, r1, dim, p, m, v, NULL, values, row_plain, gap_plain, &r);
     else
@@ -483,7 +603,7 @@ static __attribute__((noinline, cold)) lanes subnormal_replay(lanes a,
 {
     uint64_t done = 0;
     for (; k < nsteps; k++) {
-        const vscalars c = broadcast(&steps[k]);
+        const vscalars c = broadcast(&steps[k], NULL);
         a = update_any(a, VEC_ZERO(), &c, &done);
     }
     lazyadam_subnormal_vectors += done;
@@ -506,7 +626,7 @@ void VEC_NAME(replay)(size_t n, float *restrict p, float *restrict m,
                 a = subnormal_replay(a, steps, k, nsteps);
                 break;
             }
-            const vscalars c = broadcast(&steps[k]);
+            const vscalars c = broadcast(&steps[k], NULL);
             update(&a.p, VEC_ZERO(), &a.m, &a.v, &a.x, &c, s->maximize, s->l2,
                     s->adamw, ams, s->eps_plain);
         }
