@@ -8,8 +8,10 @@
  * that every vector of a stuck row does (m alone stuck, and m and v both), that a single
  * subnormal lane anywhere sends exactly its own vector, and that a nonzero gradient or
  * L2 decay declines it; plain Adam's untouched rows and exact LazyAdam's replay take it
- * too. The dense cases also compare with the reference, bitwise. Vector backends only:
- * the scalar and oneDNN backends have no such path. */
+ * too. The dense cases also compare with the reference, bitwise, and so do the cases
+ * that sit on the edges of the path's cold forms (where m or v stops being stuck, where
+ * a decaying m's step starts to move p, scalars of -0). Vector backends only: the
+ * scalar and oneDNN backends have no such path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

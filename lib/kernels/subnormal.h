@@ -264,7 +264,8 @@ static inline sn_tiny_v sn_tiny_v_of(sn_f v, sn_f x, const lazyadam_scalars *s)
  * conditions hold on a run of k from 1 (k * (1 - beta) and alpha * k grow with k; at a
  * tie rint goes to the even side, which keeps k only for an even k, after which the next
  * fails too), so K ends it. 0 where there is none: beta below 1/2, or with a sign bit
- * (-0 would flip a zero's sign), and likewise alpha. Scalar work, once a run of vectors. */
+ * (-0 would flip a zero's sign), and likewise alpha. Scalar work, once a kernel call
+ * (sn_stuck_get). */
 enum { SN_STUCK_MAX = 0x7fffff };
 
 typedef struct sn_stuck {
