@@ -270,7 +270,7 @@ enum { SN_STUCK_MAX = 0x7fffff };
 
 typedef struct sn_stuck {
     uint32_t m, v;   /* m's K (0: no stuck form), v's K (0: no second form) */
-    int decaying;    /* vec_kernel.h's forms at all: no L2 decay, beta1 without a sign bit */
+    int cold;        /* vec_kernel.h's cold forms at all: no L2 decay, beta1 unsigned */
     double b1;       /* beta1 */
 } sn_stuck;
 
@@ -300,8 +300,8 @@ static inline sn_stuck sn_stuck_of(const lazyadam_scalars *s)
     sn_stuck k = { 0, 0, 0, sn_scalar(s->beta1) };
     if (s->l2 || sn_signed(s->beta1))
         return k;
-    k.decaying = 1;
-    k.m = sn_stuck_run(sn_scalar(s->beta1), sn_scalar(s->alpha));
+    k.cold = 1;
+    k.m = sn_stuck_run(k.b1, sn_scalar(s->alpha));
     k.v = k.m ? sn_stuck_run(sn_scalar(s->beta2), 0.0) : 0;
     return k;
 }

@@ -196,7 +196,7 @@ INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, double *b1)
         return FORM_NONE;
     const sn_stuck k = sn_stuck_get(c->memo, c->s);
     *b1 = k.b1;
-    if (!k.decaying)
+    if (!k.cold)
         return FORM_NONE;
     int v_clear = !(VEC_TINY(a.v, COLD_V_FROM) | (ams ? VEC_TINY(a.x, COLD_V_FROM) : 0));
     if (!k.m || VEC_ABOVE(a.m, k.m + 1))
