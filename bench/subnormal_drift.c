@@ -9,8 +9,10 @@
  * Part 1, per element: one adam_step over 2^20 elements with a zero gradient, on one
  * thread, for every backend this CPU runs: m and v normal, m subnormal (1e-39, still
  * decaying), m stuck for good (4 units of 2^-149, where beta1 = 0.9 leaves it), both
- * subnormal, both stuck for good (m = 4 and v = 500 units of 2^-149, where beta2 = 0.999
- * leaves v) (best of 7 calls, each on freshly written state; ns an element).
+ * subnormal, m stuck beside a v that is subnormal and still decaying (1e-40: the some
+ * 10,000 steps of a row's life before its v is stuck too), both stuck for good (m = 4 and
+ * v = 500 units of 2^-149, where beta2 = 0.999 leaves v) (best of 7 calls, each on
+ * freshly written state; ns an element).
  * Part 2, over a run: adam_sparse_step (plain Adam) and lazy_step (LazyAdam) on a
  * rows x 64 table from zero moments, `nnz` Zipf(1.05)-distributed indices a step (hot
  * rows scattered over the table), two threads, AUTO: the mean time a step over each
@@ -156,8 +158,8 @@ int main(int argc, char **argv)
     const size_t n = (size_t)1 << 20;
     float *p = floats(n), *g = floats(n), *m = floats(n), *v = floats(n);
     printf("adam_step, 2^20 elements, zero gradient, 1 thread (ns an element):\n");
-    printf("  %-8s %10s %14s %14s %16s %16s\n", "backend", "normal", "m subnormal",
-            "m stuck", "m, v subnormal", "m, v stuck");
+    printf("  %-8s %10s %14s %14s %16s %16s %16s\n", "backend", "normal", "m subnormal",
+            "m stuck", "m, v subnormal", "m stuck, v sub.", "m, v stuck");
     const lazyadam_backend all[] = { LAZYADAM_BACKEND_SCALAR, LAZYADAM_BACKEND_AVX2,
         LAZYADAM_BACKEND_AVX512 };
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
@@ -167,9 +169,11 @@ int main(int argc, char **argv)
         double b = dense_ns(all[k], n, 1e-39f, 1e-8f, p, g, m, v);
         double s = dense_ns(all[k], n, ldexpf(4.0f, -149), 1e-8f, p, g, m, v);
         double c = dense_ns(all[k], n, 1e-39f, 1e-39f, p, g, m, v);
+        double e = dense_ns(all[k], n, ldexpf(4.0f, -149), 1e-40f, p, g, m, v);
         double d = dense_ns(all[k], n, ldexpf(4.0f, -149), ldexpf(500.0f, -149), p, g, m, v);
-        printf("  %-8s %10.2f %8.2f (%4.1fx) %8.2f (%4.1fx) %10.2f (%4.1fx) %10.2f (%4.1fx)\n",
-                lazyadam_backend_name(all[k]), a, b, b / a, s, s / a, c, c / a, d, d / a);
+        printf("  %-8s %10.2f %8.2f (%4.1fx) %8.2f (%4.1fx) %10.2f (%4.1fx) %10.2f (%4.1fx)"
+                " %10.2f (%4.1fx)\n", lazyadam_backend_name(all[k]), a, b, b / a, s, s / a,
+                c, c / a, e, e / a, d, d / a);
     }
     free(p);
     free(g);

@@ -32,11 +32,15 @@ static float tiny_of(uint32_t k, int negative)
 }
 
 /* The state a dense case starts from. */
-enum fill { ZERO_MOMENTS, ZERO_NO_GRADIENT, NORMAL_MOMENTS, STUCK_M, STUCK_MV, ONE_LANE, STUCK_M_GRADIENT };
+enum fill {
+    ZERO_MOMENTS, ZERO_NO_GRADIENT, NORMAL_MOMENTS, STUCK_M, STUCK_MV, STUCK_M_COLD_V, ONE_LANE,
+    STUCK_M_GRADIENT
+};
 
 static const char *const fill_name[] = {
     "zero moments, a gradient", "zero m, no gradient", "normal moments down to 2^-126, no gradient",
-    "m stuck, no gradient", "m and v stuck, no gradient", "one subnormal lane of m",
+    "m stuck, no gradient", "m and v stuck, no gradient",
+    "m stuck, v from 2^-149 to 2^-99 in 3 lanes of 4, no gradient", "one subnormal lane of m",
     "m stuck, a gradient",
 };
 
@@ -63,6 +67,11 @@ static void fill(dense_state *s, rng *r, enum fill f, size_t lane)
         case STUCK_MV:
             m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2));
             v = tiny_of((uint32_t)rng_below(r, 601), 0);
+            break;
+        case STUCK_M_COLD_V:   /* v from 2^-149 to 2^-100, and normal */
+            m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2));
+            v = rng_below(r, 4) ? ldexpf(rng_uniform(r, 1.0f, 2.0f), -149 + (int)rng_below(r, 50))
+                                : v;
             break;
         case ONE_LANE:
             m = i == lane ? tiny_of(1 + (uint32_t)rng_below(r, 0x7fffff), 0)
@@ -110,7 +119,7 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             uint64_t delta = lazyadam_testing_subnormal_vectors() - before;
             ref_adam_step(&cfg, 1000, N, s.rp, s.g.p, s.rm, s.rv, s.rx);
             int taken;
-            if (f == STUCK_M || f == STUCK_MV)
+            if (f == STUCK_M || f == STUCK_MV || f == STUCK_M_COLD_V)
                 taken = l2 ? delta == 0 : every_vector(delta, N, 1, be);
             else if (f == ONE_LANE)
                 taken = delta == (l2 ? 0u : 1u);
@@ -132,15 +141,39 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
  * there only), each config bitwise against the reference. The same for v's limit
  * (rint(beta2 * k) = k), with v near it in every lane but now and then +0, -0 or
  * negative, and vmax mostly normal (AMSGrad's form keeps it), now and then tiny or
- * negative. And scalars of -0, which the checks let through (>= 0): each flips a zero's
+ * negative. The same m beside a v still decaying (V_SPREAD): lanes anywhere from 2^-149 to
+ * 2^-100, on either side of 2^-125 (where the form's integer lanes end) and at it, normal,
+ * +0, now and then -0, negative, infinite or NaN (which the form declines), with eps 0 once
+ * (a zero v' makes 0 / 0 there). And scalars of -0, which the checks let through (>= 0): each flips a zero's
  * sign that the integer forms of the path took for +. And m anywhere in the subnormals
  * (beta1 * m decaying, not stuck), a lane in 64 infinite or NaN, once with a p lane in
  * 8 spread over four decades about where the step alpha * m / denom starts to move it. */
+#define V_SPREAD 0xffffffffu
+
+/* A v lane for V_SPREAD's cases (above). */
+static float v_spread(rng *r, float normal)
+{
+    static const uint32_t edges[] = { 1, 0x007fffff, 0x00800000, 0x00ffffff, 0x01000000,
+        0x01000001 };
+    switch (rng_below(r, 16)) {
+    case 0: return tiny_of(edges[rng_below(r, sizeof edges / sizeof edges[0])], 0);
+    case 1: case 2: return normal;
+    case 3: return 0.0f;
+    case 4: {   /* now and then what the form declines */
+        static const float odd[] = { -0.0f, -1e-40f, -1e-8f, INFINITY, NAN };
+        return rng_below(r, 4) ? ldexpf(rng_uniform(r, 1.0f, 2.0f), -140)
+                               : odd[rng_below(r, sizeof odd / sizeof odd[0])];
+    }
+    default: return ldexpf(rng_uniform(r, 1.0f, 2.0f), -149 + (int)rng_below(r, 50));
+    }
+}
+
 static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
 {
     static const struct {
         float beta1, beta2, lr;
-        unsigned kmax, vk;   /* m's k from 0 to kmax; v's the last 12 up to vk (0: normal) */
+        unsigned kmax, vk;   /* m's k from 0 to kmax; v's the last 12 up to vk (0: normal;
+                                V_SPREAD: v_spread's) */
         int vneg;            /* every v lane negated (a v the contract takes the root of) */
         int pexp;            /* one p lane in 8 from 10^-pexp to 10^(4 - pexp) (0: none) */
         float eps;
@@ -159,6 +192,11 @@ static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
         { 0.9f, 0.75f, 1e-3f, 4, 4, 0, 0, 1e-8f, "beta2: v's k <= 2" },
         { 0.9f, 0.999f, 1e-3f, 4, 501, 1, 0, 1e-8f, "beta2: v's k <= 500, every v negative" },
         { 0.9f, 0.5f, 1e-3f, 6, 3, 0, 0, 1e-8f, "beta2: v's none" },
+        { 0.9f, 0.999f, 1e-3f, 4, V_SPREAD, 0, 0, 1e-8f, "v decaying beside a stuck m" },
+        { 0.9f, 0.999f, 1e-3f, 4, V_SPREAD, 0, 0, 0.0f, "v decaying, eps 0 (0 / 0 where v' is 0)" },
+        { 0.99f, 0.75f, 1e-3f, 50, V_SPREAD, 0, 0, 1e-8f, "v decaying, beta2 0.75" },
+        { 0.9f, 0.5f, 1e-3f, 4, V_SPREAD, 0, 0, 1e-8f, "v decaying, beta2 0.5: none" },
+        { 0.9f, 0.999f, 1e-3f, 4, V_SPREAD, 1, 0, 1e-8f, "v decaying, every v negative" },
         { 0.9f, 0.999f, -0.0f, 8, 0, 0, 0, 1e-8f, "alpha -0: the numerator's sign flips" },
         { -0.0f, 0.999f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta1 -0: beta1 * m's sign flips" },
         { 0.9f, -0.0f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta2 -0, v tiny in some lanes: beta2 * v is -0" },
@@ -197,7 +235,11 @@ static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
                     if (signbit(cfg.beta2) && rng_below(r, 2))
                         v = x = tiny_of((uint32_t)rng_below(r, 600), 0);
                     unsigned vk = cases[c].vk;
-                    if (vk) {   /* v +0 or near its limit; now and then -0 or negative */
+                    if (vk == V_SPREAD) {
+                        v = v_spread(r, v);
+                        x = rng_below(r, 32) ? x : rng_below(r, 2) ? v : v_spread(r, v);
+                        v = cases[c].vneg ? -v : v;
+                    } else if (vk) {   /* v +0 or near its limit; now and then -0 or negative */
                         uint32_t back = (uint32_t)rng_below(r, 12);
                         v = rng_below(r, 8) ? tiny_of(back < vk ? vk - back : 0, 0) : 0.0f;
                         v = rng_below(r, 64) ? v : -v;

@@ -36,6 +36,9 @@
 /* |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31). */
 #define VEC_ABOVE(x, lim) ((unsigned)_mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
         _mm512_set1_epi32((int)(lim) - 1)))
+/* x where |x| >= lim (NaNs included), +0 in the other lanes. */
+#define VEC_FROM(x, lim) _mm512_maskz_mov_ps(_mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
+        _mm512_set1_epi32((int)(lim) - 1)), (x))
 #define VEC_SIGNS(x) ((unsigned)_mm512_cmpgt_epi32_mask(_mm512_setzero_si512(), \
         _mm512_castps_si512(x)))
 #define VEC_LT(a, b) ((unsigned)_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ))

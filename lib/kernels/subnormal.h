@@ -269,9 +269,9 @@ static inline sn_tiny_v sn_tiny_v_of(sn_f v, sn_f x, const lazyadam_scalars *s)
 enum { SN_STUCK_MAX = 0x7fffff };
 
 typedef struct sn_stuck {
-    uint32_t m, v;   /* m's K (0: no stuck form), v's K (0: no second form) */
+    uint32_t m, v;   /* m's K (0: no stuck form), v's K (0: no form for a cold v) */
     int cold;        /* vec_kernel.h's cold forms at all: no L2 decay, beta1 unsigned */
-    double b1;       /* beta1 */
+    double b1, b2;   /* beta1, beta2 */
 } sn_stuck;
 
 static inline int sn_stuck_k(double k, double beta, double alpha)
@@ -297,12 +297,12 @@ static inline uint32_t sn_stuck_run(double beta, double alpha)
  * nor where beta1 is -0 (beta1 * m flips a zero's sign). */
 static inline sn_stuck sn_stuck_of(const lazyadam_scalars *s)
 {
-    sn_stuck k = { 0, 0, 0, sn_scalar(s->beta1) };
+    sn_stuck k = { 0, 0, 0, sn_scalar(s->beta1), sn_scalar(s->beta2) };
     if (s->l2 || sn_signed(s->beta1))
         return k;
     k.cold = 1;
     k.m = sn_stuck_run(k.b1, sn_scalar(s->alpha));
-    k.v = k.m ? sn_stuck_run(sn_scalar(s->beta2), 0.0) : 0;
+    k.v = k.m ? sn_stuck_run(k.b2, 0.0) : 0;
     return k;
 }
 
@@ -313,7 +313,7 @@ struct sn_stuck_memo {
     int known;
     sn_stuck k;
 };
-#define SN_STUCK_MEMO { 0, { 0, 0, 0, 0.0 } }
+#define SN_STUCK_MEMO { 0, { 0, 0, 0, 0.0, 0.0 } }
 
 static inline sn_stuck sn_stuck_get(struct sn_stuck_memo *memo, const lazyadam_scalars *s)
 {

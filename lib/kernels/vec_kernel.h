@@ -19,6 +19,7 @@
  *   VEC_TINY2(x, y, lim)      nonzero where VEC_TINY of x or of y would be
  *   VEC_ABOVE(x, lim)         a bit set for each lane with |x| >= the float whose bits
  *                             are lim (NaNs included), 1 <= lim <= 0x7f800000
+ *   VEC_FROM(x, lim)          x in the lanes VEC_ABOVE(x, lim) sets, +0 in the others
  *   VEC_SIGNS(x)              a bit set for each lane with its sign bit set
  *   VEC_LT(a, b)              a bit set for each lane with a < b (false with a NaN)
  *   VEC_AND(a, b), VEC_OR(a, b)  bitwise and, or
@@ -69,21 +70,33 @@ typedef struct lanes {
  * loops below hand over to subnormal_run or subnormal_replay, which use subnormal.h. */
 #define SUBNORMAL_BELOW 0x00800000
 
+/* v or vmax lanes from 2^-125 on (or zeros) take no assist in update()'s float operations
+ * with a zero gradient: beta2 * v is then normal for beta2 >= 1/2 (a smaller beta2 only
+ * costs assists). The forms are the contract's operations on them whatever they hold. */
+#define COLD_V_FROM 0x01000000
+
 /* The cold path's forms of update() (subnormal.h, "Stuck moments"), for a vector whose
  * gradient is zero, none of them a float operation on a subnormal. STUCK_M: m's lanes
  * zero or stuck, so m' is m (zeros as their sum gives them) and alpha * m' a zero of its
  * sign. STUCK_MV: v's lanes +0 or stuck too, so v' is v, and vmax stays under AMSGrad
- * (cold_form). DECAYING: m' = beta1 * m (decayed_m), and the step alpha * m' / denom,
- * whatever it is, less than a quarter of p's unit in the last place, so p' is p: update_m
- * checks that bound, and the caller keeps nothing where it fails. */
-enum { FORM_NONE, FORM_STUCK_M, FORM_STUCK_MV, FORM_DECAYING };
+ * (cold_form). COLD_V: m stuck, and v' = beta2 * v (decayed_m again) where some v lane is
+ * below 2^-125, stuck or not: the some 10,000 steps of a row's life in which its v decays
+ * through the subnormals. With the numerator a zero, only whether each lane's root is
+ * zero counts, and the lanes below 2^-125 stand in for theirs as STUCK_MV's do; under
+ * AMSGrad vmax is at least 2^-125 in every lane, so those lanes leave it as it is.
+ * DECAYING: m' = beta1 * m (decayed_m), and the step alpha * m' / denom, whatever it is,
+ * less than a quarter of p's unit in the last place, so p' is p: update_m checks that
+ * bound, and the caller keeps nothing where it fails. */
+enum { FORM_NONE, FORM_STUCK_M, FORM_STUCK_MV, FORM_COLD_V, FORM_DECAYING };
 
 /* m' = beta1 * m + omb1 * g where g is zero: omb1 * g is a zero, which leaves a nonzero
  * beta1 * m as it is. Lanes below 2^-125 are k * 2^-149 with k < 2^24
  * their bits (the first normal binade has the subnormals' spacing): k' = beta1 * k
  * rounded to an integer in double (exact products), whose bits are m' again. The others
  * round the exact double product beta1 * m to float, once. Then m's sign, and the zeros
- * as their sum gives them; b1 is beta1, without a sign bit. */
+ * as their sum gives them; b1 is beta1, without a sign bit. The same for v' = beta2 * v
+ * + omb2 * (g * g), with b1 = beta2 and v without sign bits: g * g is +0, so the zeros
+ * come out +0. */
 INLINE VEC decayed_m(VEC m, VEC g, double b1)
 {
     sn_f h[2] = { SN_LO(m), SN_HI(m) };
@@ -101,10 +114,10 @@ INLINE VEC decayed_m(VEC m, VEC g, double b1)
 
 /* The contract on one vector of lanes held in registers. The flags are compile-time
  * constants in each caller below, so every variant is a straight line of vector
- * operations; `form` is FORM_NONE but in the cold path (b1 is for FORM_DECAYING). Returns
- * nonzero where FORM_DECAYING's bound fails, else 0. */
+ * operations; `form` is FORM_NONE but in the cold path (k, its limits and scalars, only
+ * there). Returns nonzero where FORM_DECAYING's bound fails, else 0. */
 INLINE unsigned update_m(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
-        int maximize, int l2, int adamw, int ams, int plain, int form, double b1)
+        int maximize, int l2, int adamw, int ams, int plain, int form, const sn_stuck *k)
 {
     VEC pi = *p, m0 = *m;
     if (maximize)   /* -g: flip the sign bit, as scalar negation does */
@@ -113,23 +126,31 @@ INLINE unsigned update_m(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalar
         g = VEC_ADD(g, VEC_MUL(c->wd, pi));
     if (adamw)
         pi = VEC_MUL(pi, c->decay);
-    VEC mi = form == FORM_DECAYING ? decayed_m(m0, g, b1)
+    VEC mi = form == FORM_DECAYING ? decayed_m(m0, g, k->b1)
            : form ? VEC_ZERO_SIGNS(m0, g)
            : VEC_ADD(VEC_MUL(c->b1, m0), VEC_MUL(c->omb1, g));
     VEC vi = form == FORM_STUCK_MV ? *v
+           : form == FORM_COLD_V ? decayed_m(*v, g, k->b2)
            : VEC_ADD(VEC_MUL(c->b2, *v), VEC_MUL(c->omb2, VEC_MUL(g, g)));
+    /* COLD_V: v' from 2^-125 on, the rest +0 (its lanes below 2^-125 are `vi ^ big`) */
+    VEC big = form == FORM_COLD_V ? VEC_FROM(vi, COLD_V_FROM) : vi;
     VEC si = vi;
     if (ams) {
-        /* max(a, b) is (a > b) ? a : b, the contract's comparison, NaN included. */
+        /* max(a, b) is (a > b) ? a : b, the contract's comparison, NaN included. COLD_V
+         * compares +0 for a v' below vmax, which is at least 2^-125: vmax either way. */
         if (form != FORM_STUCK_MV)
-            *vmax = VEC_MAX(vi, *vmax);
+            *vmax = VEC_MAX(big, *vmax);
         si = *vmax;
     }
-    /* STUCK_MV's numerator is a zero, so of the root only whether it is zero counts (0 / 0
-     * is NaN, 0 / x a zero): k < 2^23, as a float ((2^23 + k) - 2^23, exact), stands in
-     * for sqrt(k * 2^-149). */
+    /* STUCK_MV's and COLD_V's numerator is a zero, so of the root only whether it is zero
+     * counts (0 / 0 is NaN, 0 / x a zero), and that it is not negative: a v' of k * 2^-149
+     * below 2^-125 (k < 2^24), as the float (2^23 | k) - 2^23, nonzero just where k is,
+     * stands in for sqrt(k * 2^-149), and COLD_V's lanes from 2^-125 on, normal, +inf or
+     * NaN, for their own roots (+0 in the other lanes, to which the stand-ins are or-ed). */
     const VEC two23 = VEC_SET1(0x1p23f);
-    VEC root = form == FORM_STUCK_MV && !ams ? VEC_SUB(VEC_OR(vi, two23), two23) : VEC_SQRT(si);
+    VEC root = ams || !form || form == FORM_DECAYING || form == FORM_STUCK_M ? VEC_SQRT(si)
+             : form == FORM_STUCK_MV ? VEC_SUB(VEC_OR(vi, two23), two23)
+             : VEC_OR(big, VEC_SUB(VEC_OR(VEC_XOR(vi, big), two23), two23));
     VEC denom = plain ? VEC_ADD(VEC_DIV(root, c->rbc2), c->eps) : VEC_ADD(root, c->eps);
     VEC num = form ? VEC_AND(mi, c->sign) : VEC_MUL(c->alpha, mi);
     *p = VEC_SUB(pi, VEC_DIV(num, denom));
@@ -157,7 +178,7 @@ INLINE unsigned update_m(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalar
 INLINE void update(VEC *p, VEC g, VEC *m, VEC *v, VEC *vmax, const vscalars *c,
         int maximize, int l2, int adamw, int ams, int plain)
 {
-    update_m(p, g, m, v, vmax, c, maximize, l2, adamw, ams, plain, FORM_NONE, 0.0);
+    update_m(p, g, m, v, vmax, c, maximize, l2, adamw, ams, plain, FORM_NONE, NULL);
 }
 
 /* One vector of each buffer at offset i, and back; vmax only under AMSGrad. */
@@ -179,35 +200,32 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
         VEC_STORE(vmax + i, l->x);
 }
 
-/* v or vmax lanes from 2^-125 on (or zeros) take no assist in update()'s float operations
- * with a zero gradient: beta2 * v is then normal for beta2 >= 1/2 (a smaller beta2 only
- * costs assists). The forms are the contract's operations on them whatever they hold. */
-#define COLD_V_FROM 0x01000000
-
 /* Which of update()'s cold forms may hold for one vector whose m has a subnormal lane
- * (FORM_NONE: none). All need a zero gradient, the stuck ones every m lane zero or stuck
- * (|k| <= k.m). STUCK_M and DECAYING need v and vmax clear of lanes below 2^-125, zeros
- * aside; STUCK_MV v's lanes +0 or stuck (k <= k.v, no sign bit), and under AMSGrad every
- * vmax lane at least 2^-125 (or NaN) without a sign bit, so that v' is below it and vmax
- * stays. The rest go to subnormal_vec; a tiny p only costs assists. */
-INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, double *b1)
+ * (FORM_NONE: none), with the limits and scalars they use in *k. All need a zero
+ * gradient, the stuck ones every m lane zero or stuck (|k| <= k.m). STUCK_M and DECAYING
+ * need v and vmax clear of lanes below 2^-125, zeros aside. STUCK_MV and COLD_V need v's
+ * lanes without a sign bit, a v limit (beta2 in (1/2, 1), so that beta2 * v is normal
+ * from 2^-125 on), and under AMSGrad every vmax lane at least 2^-125 (or NaN) without a
+ * sign bit; STUCK_MV v's lanes +0 or stuck (k <= k.v), so that v' is v and below vmax,
+ * COLD_V the others (an infinite or NaN lane too: decayed_m's doubles keep it as beta2 * v
+ * does). The rest go to subnormal_vec; a tiny p only costs assists. */
+INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, sn_stuck *k)
 {
     if (VEC_ABOVE(g, 1))
         return FORM_NONE;
-    const sn_stuck k = sn_stuck_get(c->memo, c->s);
-    *b1 = k.b1;
-    if (!k.cold)
+    *k = sn_stuck_get(c->memo, c->s);
+    if (!k->cold)
         return FORM_NONE;
     int v_clear = !(VEC_TINY(a.v, COLD_V_FROM) | (ams ? VEC_TINY(a.x, COLD_V_FROM) : 0));
-    if (!k.m || VEC_ABOVE(a.m, k.m + 1))
+    if (!k->m || VEC_ABOVE(a.m, k->m + 1))
         return v_clear ? FORM_DECAYING : FORM_NONE;
     if (v_clear)
         return FORM_STUCK_M;
-    if (!k.v || (VEC_ABOVE(a.v, k.v + 1) | VEC_SIGNS(a.v)))
+    if (!k->v || VEC_SIGNS(a.v))
         return FORM_NONE;
     if (ams && (VEC_ABOVE(a.x, COLD_V_FROM) != (1u << VEC_LANES) - 1 || VEC_SIGNS(a.x)))
         return FORM_NONE;
-    return FORM_STUCK_MV;
+    return VEC_ABOVE(a.v, k->v + 1) ? FORM_COLD_V : FORM_STUCK_MV;
 }
 
 /* One vector of lanes: where m has a subnormal lane, one of update()'s cold forms or
@@ -217,11 +235,11 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
 {
     const lazyadam_scalars *s = c->s;
     if (!s->l2 && VEC_TINY(a.m, SUBNORMAL_BELOW)) {
-        double b1;
-        int form = cold_form(a, g, c, s->amsgrad, &b1);
+        sn_stuck k;
+        int form = cold_form(a, g, c, s->amsgrad, &k);
         lanes b = a;
         if (form && !update_m(&b.p, g, &b.m, &b.v, &b.x, c, s->maximize, 0, s->adamw,
-                    s->amsgrad, s->eps_plain, form, b1)) {
+                    s->amsgrad, s->eps_plain, form, &k)) {
             *done += 1;
             return b;
         }
