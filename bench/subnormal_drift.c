@@ -7,7 +7,9 @@
  * subnormal operand or result takes a microcode assist.
  *
  * Part 1, per element: one adam_step over 2^20 elements with a zero gradient, on one
- * thread, for every backend this CPU runs: m and v normal, m subnormal (1e-39, still
+ * thread, for every backend this CPU runs: m and v normal, m normal but below the cold
+ * line (1e-36: beta1 * m is normal, alpha * m' is not, for the some 65 steps of a row's
+ * decay before its m is subnormal; lib/scalars.c), m subnormal (1e-39, still
  * decaying), m stuck for good (4 units of 2^-149, where beta1 = 0.9 leaves it), both
  * subnormal, m stuck beside a v that is subnormal and still decaying (1e-40: the some
  * 10,000 steps of a row's life before its v is stuck too), both stuck for good (m = 4 and
@@ -158,22 +160,25 @@ int main(int argc, char **argv)
     const size_t n = (size_t)1 << 20;
     float *p = floats(n), *g = floats(n), *m = floats(n), *v = floats(n);
     printf("adam_step, 2^20 elements, zero gradient, 1 thread (ns an element):\n");
-    printf("  %-8s %10s %14s %14s %16s %16s %16s\n", "backend", "normal", "m subnormal",
-            "m stuck", "m, v subnormal", "m stuck, v sub.", "m, v stuck");
+    printf("  %-8s %6s %16s %16s %16s %16s %16s %16s\n", "backend", "normal", "m 1e-36",
+            "m subnormal", "m stuck", "m, v subnormal", "m stuck, v sub.", "m, v stuck");
     const lazyadam_backend all[] = { LAZYADAM_BACKEND_SCALAR, LAZYADAM_BACKEND_AVX2,
         LAZYADAM_BACKEND_AVX512 };
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
         if (!lazyadam_backend_available(all[k]))
             continue;
         double a = dense_ns(all[k], n, 1e-4f, 1e-8f, p, g, m, v);
+        double z = dense_ns(all[k], n, 1e-36f, 1e-8f, p, g, m, v);
         double b = dense_ns(all[k], n, 1e-39f, 1e-8f, p, g, m, v);
         double s = dense_ns(all[k], n, ldexpf(4.0f, -149), 1e-8f, p, g, m, v);
         double c = dense_ns(all[k], n, 1e-39f, 1e-39f, p, g, m, v);
         double e = dense_ns(all[k], n, ldexpf(4.0f, -149), 1e-40f, p, g, m, v);
         double d = dense_ns(all[k], n, ldexpf(4.0f, -149), ldexpf(500.0f, -149), p, g, m, v);
-        printf("  %-8s %10.2f %8.2f (%4.1fx) %8.2f (%4.1fx) %10.2f (%4.1fx) %10.2f (%4.1fx)"
-                " %10.2f (%4.1fx)\n", lazyadam_backend_name(all[k]), a, b, b / a, s, s / a,
-                c, c / a, e, e / a, d, d / a);
+        const double x[6] = { z, b, s, c, e, d };
+        printf("  %-8s %6.2f", lazyadam_backend_name(all[k]), a);
+        for (int j = 0; j < 6; j++)
+            printf(" %8.2f (%5.1fx)", x[j], x[j] / a);
+        printf("\n");
     }
     free(p);
     free(g);

@@ -263,11 +263,11 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
     size_t lead = lazyadam_lead(param);
     lazyadam_scalar_words w = lazyadam_scalars_to_words(&s);
     uint64_t w0 = w.w[0], w1 = w.w[1], w2 = w.w[2], w3 = w.w[3], w4 = w.w[4], w5 = w.w[5],
-             w6 = w.w[6];
+             w6 = w.w[6], w7 = w.w[7];
     int32_t shift = plan.shift;
     #pragma omp parallel num_threads(plan.T)
     {
-        lazyadam_scalar_words ws = { { w0, w1, w2, w3, w4, w5, w6 } };
+        lazyadam_scalar_words ws = { { w0, w1, w2, w3, w4, w5, w6, w7 } };
         const lazyadam_scalars ts = lazyadam_scalars_from_words(&ws);
         const lazyadam_tensor tt = { n, param, grad, m, v, vmax };
         size_t lo, hi;

@@ -133,11 +133,11 @@ int lazyadam_balance_solo(size_t n, int T);
 /* Elements before the first 64-byte boundary of p (0 when p is not float-aligned). */
 size_t lazyadam_lead(const float *p);
 
-/* The scalars as seven 64-bit words (they fit in 56 bytes), so that an OpenMP region can
+/* The scalars as eight 64-bit words (they fit in 64 bytes), so that an OpenMP region can
  * take them by value: it passes scalar variables in the block it hands the team, but
  * structs by address. */
 typedef struct lazyadam_scalar_words {
-    uint64_t w[7];
+    uint64_t w[8];
 } lazyadam_scalar_words;
 _Static_assert(sizeof(lazyadam_scalars) <= sizeof(lazyadam_scalar_words),
         "lazyadam_scalars must fit in lazyadam_scalar_words");

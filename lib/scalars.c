@@ -1,6 +1,7 @@
 /* The per-call scalars of the numerical contract, computed exactly as it says:
  * bias corrections and step sizes in double, then rounded once to float. */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -18,6 +19,35 @@ double lazyadam_bias_correction(float beta, int64_t step)
     if ((double)step * (1.0 - b) >= BIAS_SETTLED)
         return 1.0;
     return 1.0 - pow(b, (double)step);
+}
+
+/* The line below which a lane of m takes the vector kernels' cold path (lazyadam_scalars).
+ * With a zero gradient, a step's float products on m are beta1 * m and alpha * m', m' =
+ * beta1 * m: from 2^-126 / beta1 and 2^-126 / (alpha * beta1) up they are normal (or
+ * zero, where a factor is), and below that a subnormal one takes a microcode assist on Intel
+ * cores, as a subnormal m does (for about 65 steps of a row's decay with lr 1e-3; README
+ * "Subnormal moments"). The cold path is exact for any m, so the line only decides speed;
+ * it stays at 2^-126 under L2 decay (whose gradient is never zero there), and goes no
+ * higher than 2^-100 (a factor below about 2^-26). */
+#define COLD_LINE_MIN 0x00800000u   /* 2^-126 */
+#define COLD_LINE_MAX 0x0d800000u   /* 2^-100 */
+
+static uint32_t cold_line(const lazyadam_scalars *s)
+{
+    double b1 = (double)s->beta1, f = 1.0;   /* the smallest nonzero factor, at most 1 */
+    if (s->l2 || !(b1 > 0.0))
+        return COLD_LINE_MIN;
+    f = b1 < f ? b1 : f;
+    double ab = (double)s->alpha * b1;
+    f = ab > 0.0 && ab < f ? ab : f;
+    /* a margin of 2^-20 over the float roundings (2^-24 each) of the line and m' */
+    double line = 0x1p-126 / f * (1.0 + 0x1p-20);
+    if (line >= 0x1p-100)
+        return COLD_LINE_MAX;
+    float lf = (float)line;
+    uint32_t bits;
+    memcpy(&bits, &lf, sizeof bits);
+    return bits;
 }
 
 lazyadam_scalars lazyadam_make_scalars(const lazyadam_config *cfg, int64_t step)
@@ -44,5 +74,6 @@ lazyadam_scalars lazyadam_make_scalars(const lazyadam_config *cfg, int64_t step)
     s.maximize = (cfg->flags & LAZYADAM_MAXIMIZE) != 0;
     s.l2 = cfg->weight_decay != 0.0f && !s.adamw;
     s.decay = s.adamw ? (float)(1.0 - (double)cfg->lr * (double)cfg->weight_decay) : 1.0f;
+    s.cold_below = cold_line(&s);
     return s;
 }

@@ -31,7 +31,8 @@ typedef uint32_t lazyadam_testing_clock_fn(int threads, int32_t shift, int end);
 void lazyadam_testing_balance_clock(lazyadam_testing_clock_fn *clock);
 
 /* How many vectors the calling thread's vector kernels have taken through the exact path
- * for subnormal moments (lib/kernels/subnormal.h) so far; calls on one thread run there. */
+ * for subnormal moments (lib/kernels/subnormal.h, and update()'s cold forms; m below the
+ * call's cold line) so far; calls on one thread run there. */
 uint64_t lazyadam_testing_subnormal_vectors(void);
 
 #endif

@@ -1,7 +1,11 @@
 /* The bias corrections behind every step (lib/scalars.c): lazyadam_bias_correction skips
  * pow once beta^step is far below what 1 - x can show in double, and must give exactly
  * 1 - pow(beta, step), the contract's formula, at every beta and step: most of all around
- * the step where it stops calling pow. */
+ * the step where it stops calling pow. And the cold line of the scalars (cold_below):
+ * at the line a zero-gradient step's float products on m (beta1 * m, alpha * m') are
+ * normal or zero, at half of it one is not, unless the line sits at its floor (2^-126,
+ * under L2 decay or with beta1 zero) or its cap (2^-100, where half the cap is still
+ * cold: the cap must be below the true line). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,63 @@ static int check(float beta, int64_t step, int *reported)
                 (long long)step, want, got);
     *reported = 1;
     return 0;
+}
+
+/* Whether the exact product x is normal, or a zero (a factor zero): not below 2^-126,
+ * where the float product is subnormal or underflows. */
+static int normal_or_zero(double x)
+{
+    return x == 0.0 || fabs(x) >= 0x1p-126;
+}
+
+/* Whether a zero-gradient step's products on an m of magnitude x stay normal or zero:
+ * beta1 * m, and alpha * m' with m' that product rounded to float (each product of two
+ * floats exact in double). */
+static int warm(const lazyadam_scalars *s, float x)
+{
+    double b = (double)s->beta1 * x;
+    return normal_or_zero(b) && normal_or_zero((double)s->alpha * (double)(float)b);
+}
+
+static int line_ok(const lazyadam_config *cfg, int64_t step)
+{
+    lazyadam_scalars s = lazyadam_make_scalars(cfg, step);
+    uint32_t bits = s.cold_below;
+    float line;
+    memcpy(&line, &bits, sizeof line);
+    if (s.l2 || cfg->beta1 == 0.0f)
+        return bits == 0x00800000u;
+    if (bits == 0x0d800000u)
+        return !warm(&s, 0x1p-101f);
+    return bits >= 0x00800000u && bits < 0x0d800000u && warm(&s, line) && !warm(&s, 0.5f * line);
+}
+
+static void cold_line_cases(tally *t)
+{
+    const float beta1s[] = { 0.0f, 1e-30f, 0.1f, 0.5f, 0.9f, 0.99f, 0.999f,
+        nextafterf(1.0f, 0.0f) };
+    static const float lrs[] = { 0.0f, 1e-12f, 1e-9f, 1e-6f, 1e-3f, 0.1f, 1.0f, 1e3f };
+    static const int64_t steps[] = { 1, 10, 1000, 100000 };
+    for (size_t b = 0; b < sizeof beta1s / sizeof beta1s[0]; b++)
+        for (size_t l = 0; l < sizeof lrs / sizeof lrs[0]; l++) {
+            int ok = 1;
+            for (int mode = 0; mode < 4; mode++)
+                for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+                    lazyadam_config cfg = lazyadam_default_config();
+                    cfg.beta1 = beta1s[b];
+                    cfg.lr = lrs[l];
+                    cfg.eps_mode = mode & 1 ? LAZYADAM_EPS_PLAIN : LAZYADAM_EPS_HAT;
+                    cfg.weight_decay = mode & 2 ? 0.01f : 0.0f;   /* L2 */
+                    if (!line_ok(&cfg, steps[k])) {
+                        printf("    mode %d step %lld: cold_below 0x%08x\n", mode,
+                                (long long)steps[k],
+                                (unsigned)lazyadam_make_scalars(&cfg, steps[k]).cold_below);
+                        ok = 0;
+                    }
+                }
+            tally_case(t, ok, "cold line at beta1 %g lr %g: products normal at it, not at "
+                    "half of it", (double)beta1s[b], (double)lrs[l]);
+        }
 }
 
 int main(void)
@@ -57,5 +118,6 @@ int main(void)
         tally_case(&t, ok, "bias correction == 1 - pow(beta, step) bitwise, beta %.9g "
                 "(pow skipped from step %lld)", (double)beta, (long long)mid);
     }
+    cold_line_cases(&t);
     return tally_finish(&t);
 }

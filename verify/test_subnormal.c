@@ -5,7 +5,9 @@
  * suite counts the vectors the path finishes on the calling thread
  * (lazyadam_testing_subnormal_vectors, one thread a call) and checks that zero and
  * normal moments never take it (a zero m with a zero gradient too: a row never named),
- * that every vector of a stuck row does (m alone stuck, and m and v both), that a single
+ * down to the call's cold line (lazyadam_scalars' cold_below) and not below it, where a
+ * zero-gradient step's products on a normal m are subnormal; that every vector of a stuck
+ * row does (m alone stuck, and m and v both, and v decaying), that a single
  * subnormal lane anywhere sends exactly its own vector, and that a nonzero gradient or
  * L2 decay declines it; plain Adam's untouched rows and exact LazyAdam's replay take it
  * too. The dense cases also compare with the reference, bitwise, and so do the cases
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "internal.h"
 #include "reference.h"
 #include "testing.h"
 
@@ -31,20 +34,22 @@ static float tiny_of(uint32_t k, int negative)
     return f;
 }
 
-/* The state a dense case starts from. */
+/* The state a dense case starts from; `line` is the call's cold line (bits). */
 enum fill {
-    ZERO_MOMENTS, ZERO_NO_GRADIENT, NORMAL_MOMENTS, STUCK_M, STUCK_MV, STUCK_M_COLD_V, ONE_LANE,
-    STUCK_M_GRADIENT
+    ZERO_MOMENTS, ZERO_NO_GRADIENT, NORMAL_MOMENTS, COLD_NORMAL_M, STUCK_M, STUCK_MV,
+    STUCK_M_COLD_V, ONE_LANE, STUCK_M_GRADIENT
 };
 
 static const char *const fill_name[] = {
-    "zero moments, a gradient", "zero m, no gradient", "normal moments down to 2^-126, no gradient",
+    "zero moments, a gradient", "zero m, no gradient",
+    "normal moments down to the cold line, no gradient",
+    "m normal below the cold line (beta1 * m or alpha * m' subnormal), no gradient",
     "m stuck, no gradient", "m and v stuck, no gradient",
     "m stuck, v from 2^-149 to 2^-99 in 3 lanes of 4, no gradient", "one subnormal lane of m",
     "m stuck, a gradient",
 };
 
-static void fill(dense_state *s, rng *r, enum fill f, size_t lane)
+static void fill(dense_state *s, rng *r, enum fill f, size_t lane, uint32_t line)
 {
     for (size_t i = 0; i < s->n; i++) {
         float z = rng_normal(r);
@@ -60,8 +65,12 @@ static void fill(dense_state *s, rng *r, enum fill f, size_t lane)
             v = rng_below(r, 2) ? 0.0f : v;
             break;
         case NORMAL_MOMENTS:
-            m = rng_below(r, 4) ? 1e-3f * rng_normal(r) : 1.17549435e-38f;
+            m = rng_below(r, 4) ? 1e-3f * rng_normal(r) : tiny_of(line, 0);
             m = rng_below(r, 2) ? m : -m;
+            break;
+        case COLD_NORMAL_M:   /* 2^-126 where the line is there (L2 decay) */
+            m = tiny_of(0x00800000u + (uint32_t)rng_below(r, line - 0x00800000u + (line == 0x00800000u)),
+                    (int)rng_below(r, 2));
             break;
         case STUCK_M: m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2)); break;
         case STUCK_MV:
@@ -112,7 +121,8 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             size_t offset = rng_below(r, 16), lane = rng_below(r, N);
             dense_state s;
             dense_state_init(&s, r, N, offset);
-            fill(&s, r, (enum fill)f, lane);
+            const uint32_t line = lazyadam_make_scalars(&cfg, 1000).cold_below;
+            fill(&s, r, (enum fill)f, lane, line);
             uint64_t before = lazyadam_testing_subnormal_vectors();
             lazyadam_status st = lazyadam_adam_step(&cfg, 1000, N, s.p.p, s.g.p, s.m.p,
                     s.v.p, ams ? s.x.p : NULL);
@@ -121,6 +131,8 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             int taken;
             if (f == STUCK_M || f == STUCK_MV || f == STUCK_M_COLD_V)
                 taken = l2 ? delta == 0 : every_vector(delta, N, 1, be);
+            else if (f == COLD_NORMAL_M)
+                taken = line == 0x00800000u ? delta == 0 : every_vector(delta, N, 1, be);
             else if (f == ONE_LANE)
                 taken = delta == (l2 ? 0u : 1u);
             else
@@ -147,8 +159,12 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
  * (a zero v' makes 0 / 0 there). And scalars of -0, which the checks let through (>= 0): each flips a zero's
  * sign that the integer forms of the path took for +. And m anywhere in the subnormals
  * (beta1 * m decaying, not stuck), a lane in 64 infinite or NaN, once with a p lane in
- * 8 spread over four decades about where the step alpha * m / denom starts to move it. */
+ * 8 spread over four decades about where the step alpha * m / denom starts to move it;
+ * and m anywhere up to 2^-100, across the cold line (normal, but beta1 * m or alpha * m'
+ * not), a lane in 8 normal and large, with p about the bound and at lr 1 and 1e-9,
+ * where the line is at its lowest and at its cap. */
 #define V_SPREAD 0xffffffffu
+#define COLD_M 0x0d800000u   /* m's bits up to 2^-100's: every m the cold line can reach */
 
 /* A v lane for V_SPREAD's cases (above). */
 static float v_spread(rng *r, float normal)
@@ -202,6 +218,9 @@ static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
         { 0.9f, -0.0f, 1e-3f, 8, 0, 0, 0, 1e-8f, "beta2 -0, v tiny in some lanes: beta2 * v is -0" },
         { 0.9f, 0.999f, 1.0f, 0x7fffff, 0, 0, 29, 1e-8f, "decaying m, p about the step's bound" },
         { 0.9f, 0.999f, 1e-3f, 0x7fffff, 0, 0, 0, 1e-8f, "decaying m" },
+        { 0.9f, 0.999f, 1e-3f, COLD_M, 0, 0, 22, 1e-8f, "m across the cold line, p about the bound" },
+        { 0.9f, 0.999f, 1.0f, COLD_M, 0, 0, 0, 1e-8f, "m across the cold line, lr 1 (at 2^-126 / 0.9)" },
+        { 0.9f, 0.999f, 1e-9f, COLD_M, 0, 0, 0, 1e-8f, "m across the cold line, lr 1e-9 (at 2^-100)" },
     };
     const int flags[3] = { 0, LAZYADAM_MAXIMIZE, LAZYADAM_AMSGRAD | LAZYADAM_ADAMW };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
@@ -229,6 +248,8 @@ static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
                     s.g.p[i] = rng_below(r, 2) ? 0.0f : -0.0f;
                     s.m.p[i] = tiny_of((uint32_t)rng_below(r, cases[c].kmax + 1),
                             (int)rng_below(r, 2));
+                    if (cases[c].kmax == COLD_M && rng_below(r, 8) == 0)   /* and normal ones */
+                        s.m.p[i] = 1e-3f * rng_normal(r);
                     if (cases[c].kmax == 0x7fffff && rng_below(r, 64) == 0)   /* beside them */
                         s.m.p[i] = rng_below(r, 2) ? NAN : (rng_below(r, 2) ? INFINITY : -INFINITY);
                     float v = 1e-8f * (z * z + 0.01f), x = v * rng_uniform(r, 0.5f, 2.0f);
@@ -262,14 +283,15 @@ static void stuck_boundary_cases(tally *t, rng *r, lazyadam_backend be)
             }
 }
 
-/* A rows x 64 table whose m is stuck everywhere, `named` rows given a gradient. */
+/* A rows x 64 table whose m is stuck everywhere (or, with `below_line`, normal but below
+ * the cold line: about 1e-36, for lr 1e-3), `named` rows given a gradient. */
 typedef struct table {
     size_t rows, dim;
     float *p, *m, *v, *vals;
     int64_t *idx, *last;
 } table;
 
-static table table_new(rng *r, size_t rows, size_t named)
+static table table_new(rng *r, size_t rows, size_t named, int below_line)
 {
     table tb = { rows, 64, NULL, NULL, NULL, NULL, NULL, NULL };
     size_t n = rows * tb.dim;
@@ -287,6 +309,8 @@ static table table_new(rng *r, size_t rows, size_t named)
         float z = rng_normal(r);
         tb.p[i] = 0.1f * z;
         tb.m[i] = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2));
+        if (below_line)
+            tb.m[i] = (rng_below(r, 2) ? 1e-36f : -1e-36f) * rng_uniform(r, 0.5f, 2.0f);
         tb.v[i] = 1e-8f * (z * z + 0.01f);
     }
     for (size_t k = 0; k < named; k++)
@@ -309,32 +333,36 @@ static void sparse_cases(tally *t, rng *r, lazyadam_backend be)
     cfg.backend = be;
     cfg.num_threads = 1;
 
-    /* Plain Adam: the rows no index names decay, each of their vectors on the path. */
-    table tb = table_new(r, rows, named);
-    uint64_t before = lazyadam_testing_subnormal_vectors();
-    lazyadam_status st = lazyadam_adam_sparse_step(&cfg, 1000, rows, tb.dim, tb.p, tb.m,
-            tb.v, NULL, named, tb.idx, tb.vals);
-    uint64_t delta = lazyadam_testing_subnormal_vectors() - before;
-    int ok = st == LAZYADAM_OK && every_vector(delta, (rows - named) * tb.dim, 1, be);
-    if (!ok)
-        printf("    %llu vectors took the path\n", (unsigned long long)delta);
-    tally_case(t, ok, "adam_sparse_step untouched stuck rows backend=%s",
-            lazyadam_backend_name(be));
-    table_free(&tb);
+    static const char *const kind[2] = { "stuck", "below the cold line" };
+    for (int below = 0; below < 2; below++) {
+        /* Plain Adam: the rows no index names decay, each of their vectors on the path. */
+        table tb = table_new(r, rows, named, below);
+        uint64_t before = lazyadam_testing_subnormal_vectors();
+        lazyadam_status st = lazyadam_adam_sparse_step(&cfg, 1000, rows, tb.dim, tb.p, tb.m,
+                tb.v, NULL, named, tb.idx, tb.vals);
+        uint64_t delta = lazyadam_testing_subnormal_vectors() - before;
+        int ok = st == LAZYADAM_OK && every_vector(delta, (rows - named) * tb.dim, 1, be);
+        if (!ok)
+            printf("    %llu vectors took the path\n", (unsigned long long)delta);
+        tally_case(t, ok, "adam_sparse_step untouched rows, m %s, backend=%s", kind[below],
+                lazyadam_backend_name(be));
+        table_free(&tb);
 
-    /* Exact LazyAdam: each named row replays steps 991..999 before its own step 1000,
-     * each replayed step of each vector on the path. */
-    tb = table_new(r, rows, named);
-    before = lazyadam_testing_subnormal_vectors();
-    st = lazyadam_exact_lazy_step(&cfg, 1000, rows, tb.dim, tb.p, tb.m, tb.v, NULL,
-            tb.last, named, tb.idx, tb.vals);
-    delta = lazyadam_testing_subnormal_vectors() - before;
-    ok = st == LAZYADAM_OK && every_vector(delta, named * tb.dim, 9, be);
-    if (!ok)
-        printf("    %llu vectors took the path\n", (unsigned long long)delta);
-    tally_case(t, ok, "exact_lazy_step replay of stuck rows backend=%s",
-            lazyadam_backend_name(be));
-    table_free(&tb);
+        /* Exact LazyAdam: each named row replays steps 991..999 before its own step 1000,
+         * each replayed step of each vector on the path (m stays below the line: 0.9^9
+         * of 1e-36 is above 2^-126). */
+        tb = table_new(r, rows, named, below);
+        before = lazyadam_testing_subnormal_vectors();
+        st = lazyadam_exact_lazy_step(&cfg, 1000, rows, tb.dim, tb.p, tb.m, tb.v, NULL,
+                tb.last, named, tb.idx, tb.vals);
+        delta = lazyadam_testing_subnormal_vectors() - before;
+        ok = st == LAZYADAM_OK && every_vector(delta, named * tb.dim, 9, be);
+        if (!ok)
+            printf("    %llu vectors took the path\n", (unsigned long long)delta);
+        tally_case(t, ok, "exact_lazy_step replay of rows, m %s, backend=%s", kind[below],
+                lazyadam_backend_name(be));
+        table_free(&tb);
+    }
 }
 
 int main(void)

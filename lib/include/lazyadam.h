@@ -104,7 +104,7 @@ lazyadam_status lazyadam_exact_flush(const lazyadam_config *cfg, int64_t step,
         int64_t *last_step);
 
 /* The sparse steps allocate scratch proportional to nnz on every call (24 bytes an index
- * to group the indices; exact LazyAdam also 56 bytes a replayed step). Freed blocks of
+ * to group the indices; exact LazyAdam also 60 bytes a replayed step). Freed blocks of
  * 16 KiB or more are kept for later calls (up to two of 32 MiB or more, and four
  * smaller), so that calls do not fault in fresh pages every time; this gives them back.
  * Safe to call at any time, from any thread. */

@@ -17,6 +17,11 @@ typedef struct lazyadam_scalars {
     float wd;      /* L2 coefficient, applied to g only when l2 != 0 */
     float decay;   /* AdamW: 1 - lr*weight_decay (computed in double) */
     int l2, adamw, amsgrad, maximize, eps_plain;
+    /* The bits of the float below which (zeros aside) a lane of m sends its vector to the
+     * vector kernels' cold path (lib/kernels/subnormal.h): 2^-126 at least, and as far up
+     * as beta1 * m or alpha * beta1 * m is not normal, which costs the float operations an
+     * assist too, at most 2^-100 (lazyadam_make_scalars). */
+    uint32_t cold_below;
 } lazyadam_scalars;
 
 /* Dense update of n elements. vmax is read and written only when s->amsgrad. */

@@ -1,5 +1,6 @@
-/* The contract on a vector whose m has subnormal lanes and whose gradient is zero,
- * without a floating-point instruction ever taking or producing a subnormal float.
+/* The contract on a vector whose m has subnormal lanes, or normal ones below the call's
+ * cold line (lazyadam_scalars), and whose gradient is zero, without a floating-point
+ * instruction ever taking or producing a subnormal float.
  *
  * Why: on Intel cores a float instruction with a subnormal operand or result takes a
  * microcode assist. A row that no gradient names decays its m by beta1 each step
@@ -7,7 +8,8 @@
  * 740 such steps m is subnormal, and there it stays: beta1 * k*2^-149 rounds back to
  * k*2^-149 for k <= 4, so m never reaches zero. Every later step over that row then paid
  * the assists on each of its vectors, 24-26 times the cost of a normal one (README
- * "Subnormal moments"). The contract forbids flushing them to zero.
+ * "Subnormal moments"), and so did the some 65 steps before it, where m is normal but
+ * alpha * beta1 * m is not (17 times). The contract forbids flushing them to zero.
  *
  * How: with a zero gradient, omb1 * g is a zero and adding it is exact, so m's new value
  * is beta1 * m rounded once, and alpha * m one more rounding: both are done in double on

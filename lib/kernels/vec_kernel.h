@@ -66,9 +66,10 @@ typedef struct lanes {
 
 #include "subnormal.h"
 
-/* m's lanes below 2^-126 in magnitude, zeros aside, are subnormal: where any is, the
- * loops below hand over to subnormal_run or subnormal_replay, which use subnormal.h. */
-#define SUBNORMAL_BELOW 0x00800000
+/* m's lanes below the call's cold line in magnitude (lazyadam_scalars' cold_below), zeros
+ * aside, are cold: subnormal, or normal but with a product of a zero-gradient step that is
+ * not (beta1 * m or alpha * m'). Where any is, the loops below hand over to subnormal_run
+ * or subnormal_replay, which try update()'s cold forms and subnormal.h. */
 
 /* v or vmax lanes from 2^-125 on (or zeros) take no assist in update()'s float operations
  * with a zero gradient: beta2 * v is then normal for beta2 >= 1/2 (a smaller beta2 only
@@ -234,7 +235,7 @@ INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, sn_stuck *k)
 INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
 {
     const lazyadam_scalars *s = c->s;
-    if (!s->l2 && VEC_TINY(a.m, SUBNORMAL_BELOW)) {
+    if (!s->l2 && VEC_TINY(a.m, (int)s->cold_below)) {
         sn_stuck k;
         int form = cold_form(a, g, c, s->amsgrad, &k);
         lanes b = a;
@@ -253,11 +254,12 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
     return a;
 }
 
-/* A bit for each lane of m's vector at i that is subnormal; nonzero where a lane of m's
- * vectors at i and i + VEC_LANES is (the dense loops' test, once a pair). */
-#define SUBNORMAL_LANES(m, i) VEC_TINY(VEC_LOAD((m) + (i)), SUBNORMAL_BELOW)
-#define SUBNORMAL_PAIR(m, i) VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i) + VEC_LANES), \
-        SUBNORMAL_BELOW)
+/* A bit for each lane of m's vector at i that is cold (below the line `cold`, the bits of
+ * a float); nonzero where a lane of m's vectors at i and i + VEC_LANES is (the dense
+ * loops' test, once a pair). */
+#define COLD_LANES(m, i, cold) VEC_TINY(VEC_LOAD((m) + (i)), (cold))
+#define COLD_PAIR(m, i, cold) VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i) + VEC_LANES), \
+        (cold))
 
 /* The vectors from i on, the one at i whatever it holds and the next ones while m's has a
  * subnormal lane, out of line so that a run of them pays for one call: a row left alone
@@ -265,13 +267,13 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
 static __attribute__((noinline, cold)) size_t subnormal_run(const vscalars *c, size_t i,
         size_t n, float *p, const float *g, float *m, float *v, float *vmax)
 {
-    const int ams = c->s->amsgrad;
+    const int ams = c->s->amsgrad, cold = (int)c->s->cold_below;
     uint64_t done = 0;
     do {
         lanes a = update_any(load_lanes(p, m, v, vmax, i, ams), VEC_LOAD(g + i), c, &done);
         store_lanes(&a, p, m, v, vmax, i, ams);
         i += VEC_LANES;
-    } while (i + VEC_LANES <= n && SUBNORMAL_LANES(m, i) != 0);
+    } while (i + VEC_LANES <= n && COLD_LANES(m, i, cold) != 0);
     lazyadam_subnormal_vectors += done;
     return i;
 }
@@ -330,6 +332,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         int plain)
 {
     enum { L = VEC_LANES };
+    const int cold = (int)s->cold_below;   /* read once: the stores below may alias s */
     size_t i = 0;
     if (ahead && n > DENSE_AHEAD) {
         for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end;) {
@@ -340,7 +343,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
             prefetch_pair(v + a, 1);
             if (ams)
                 prefetch_pair(vmax + a, 1);
-            if (__builtin_expect(SUBNORMAL_PAIR(m, i) != 0, 0)) {
+            if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
                 i = subnormal_run(c, i, n, p, g, m, v, vmax);
                 continue;
             }
@@ -349,7 +352,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         }
     }
     while (i + 2 * L <= n) {
-        if (__builtin_expect(SUBNORMAL_PAIR(m, i) != 0, 0)) {
+        if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
             continue;
         }
@@ -357,7 +360,7 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         i += 2 * L;
     }
     while (i + L <= n) {
-        if (__builtin_expect(SUBNORMAL_LANES(m, i) != 0, 0)) {
+        if (__builtin_expect(COLD_LANES(m, i, cold) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
             continue;
         }
@@ -640,7 +643,7 @@ void VEC_NAME(replay)(size_t n, float *restrict p, float *restrict m,
     for (; i + VEC_LANES <= n; i += VEC_LANES) {
         lanes a = load_lanes(p, m, v, vmax, i, ams);
         for (size_t k = 0; k < nsteps; k++) {
-            if (__builtin_expect(VEC_TINY(a.m, SUBNORMAL_BELOW) != 0, 0)) {
+            if (__builtin_expect(VEC_TINY(a.m, (int)steps[k].cold_below) != 0, 0)) {
                 a = subnormal_replay(a, steps, k, nsteps);
                 break;
             }
