@@ -237,10 +237,20 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
     const lazyadam_scalars *s = c->s;
     if (!s->l2 && VEC_TINY(a.m, (int)s->cold_below)) {
         sn_stuck k;
-        int form = cold_form(a, g, c, s->amsgrad, &k);
         lanes b = a;
-        if (form && !update_m(&b.p, g, &b.m, &b.v, &b.x, c, s->maximize, 0, s->adamw,
-                    s->amsgrad, s->eps_plain, form, &k)) {
+        unsigned fail = 1;
+        /* each form its own copy of update_m, `form` a constant in it */
+#define UPDATE_FORM(f) update_m(&b.p, g, &b.m, &b.v, &b.x, c, s->maximize, 0, s->adamw, \
+        s->amsgrad, s->eps_plain, (f), &k)
+        switch (cold_form(a, g, c, s->amsgrad, &k)) {
+        case FORM_STUCK_M: fail = UPDATE_FORM(FORM_STUCK_M); break;
+        case FORM_STUCK_MV: fail = UPDATE_FORM(FORM_STUCK_MV); break;
+        case FORM_COLD_V: fail = UPDATE_FORM(FORM_COLD_V); break;
+        case FORM_DECAYING: fail = UPDATE_FORM(FORM_DECAYING); break;
+        default: break;
+        }
+#undef UPDATE_FORM
+        if (!fail) {
             *done += 1;
             return b;
         }
