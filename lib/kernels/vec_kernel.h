@@ -66,11 +66,6 @@ typedef struct lanes {
 
 #include "subnormal.h"
 
-/* m's lanes below the call's cold line in magnitude (lazyadam_scalars' cold_below), zeros
- * aside, are cold: subnormal, or normal but with a product of a zero-gradient step that is
- * not (beta1 * m or alpha * m'). Where any is, the loops below hand over to subnormal_run
- * or subnormal_replay, which try update()'s cold forms and subnormal.h. */
-
 /* v or vmax lanes from 2^-125 on (or zeros) take no assist in update()'s float operations
  * with a zero gradient: beta2 * v is then normal for beta2 >= 1/2 (a smaller beta2 only
  * costs assists). The forms are the contract's operations on them whatever they hold. */
@@ -201,7 +196,7 @@ INLINE void store_lanes(const lanes *l, float *p, float *m, float *v, float *vma
         VEC_STORE(vmax + i, l->x);
 }
 
-/* Which of update()'s cold forms may hold for one vector whose m has a subnormal lane
+/* Which of update()'s cold forms may hold for one vector whose m has a cold lane
  * (FORM_NONE: none), with the limits and scalars they use in *k. All need a zero
  * gradient, the stuck ones every m lane zero or stuck (|k| <= k.m). STUCK_M and DECAYING
  * need v and vmax clear of lanes below 2^-125, zeros aside. STUCK_MV and COLD_V need v's
@@ -229,7 +224,7 @@ INLINE int cold_form(lanes a, VEC g, const vscalars *c, int ams, sn_stuck *k)
     return VEC_ABOVE(a.v, k->v + 1) ? FORM_COLD_V : FORM_STUCK_MV;
 }
 
-/* One vector of lanes: where m has a subnormal lane, one of update()'s cold forms or
+/* One vector of lanes: where m has a cold lane, one of update()'s cold forms or
  * subnormal_vec, unless all decline (counted in *done), else the contract's float
  * operations (the configuration's flags read at run time: this is the cold path). */
 INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
@@ -264,16 +259,20 @@ INLINE lanes update_any(lanes a, VEC g, const vscalars *c, uint64_t *done)
     return a;
 }
 
-/* A bit for each lane of m's vector at i that is cold (below the line `cold`, the bits of
- * a float); nonzero where a lane of m's vectors at i and i + VEC_LANES is (the dense
+/* m's lanes below the call's cold line in magnitude (lazyadam_scalars' cold_below), zeros
+ * aside, are cold: subnormal, or normal but with a product of a zero-gradient step that is
+ * not (beta1 * m or alpha * m'). Where any is, the loops below hand over to subnormal_run
+ * or subnormal_replay, which try update()'s cold forms and subnormal.h. COLD_LANES: a bit
+ * for each lane of m's vector at i below the line `cold` (the bits of a float);
+ * COLD_PAIR: nonzero where a lane of m's vectors at i and i + VEC_LANES is (the dense
  * loops' test, once a pair). */
 #define COLD_LANES(m, i, cold) VEC_TINY(VEC_LOAD((m) + (i)), (cold))
 #define COLD_PAIR(m, i, cold) VEC_TINY2(VEC_LOAD((m) + (i)), VEC_LOAD((m) + (i) + VEC_LANES), \
         (cold))
 
 /* The vectors from i on, the one at i whatever it holds and the next ones while m's has a
- * subnormal lane, out of line so that a run of them pays for one call: a row left alone
- * for good is subnormal from end to end. Returns where it stopped. */
+ * cold lane, out of line so that a run of them pays for one call: a row left alone for
+ * good is subnormal from end to end. Returns where it stopped. */
 static __attribute__((noinline, cold)) size_t subnormal_run(const vscalars *c, size_t i,
         size_t n, float *p, const float *g, float *m, float *v, float *vmax)
 {
@@ -627,8 +626,9 @@ void VEC_NAME(sparse)(const lazyadam_groups *g, size_t i, size_t r0, size_t r1,
         lazyadam_sparse_run(g, i, r0, r1, dim, p, m, v, vmax, values, row_any, gap_any, &r);
 }
 
-/* Steps k.. of a replay on one vector whose m has a subnormal lane: once there, a
- * zero-gradient m stays there, so the rest of the replay runs here, one call. */
+/* Steps k.. of a replay on one vector whose m has a cold lane: a zero-gradient m only
+ * decays from there, so the rest of the replay runs here, one call (update_any takes any
+ * vector, cold or not, as the contract says). */
 static __attribute__((noinline, cold)) lanes subnormal_replay(lanes a,
         const lazyadam_scalars *steps, size_t k, size_t nsteps)
 {
