@@ -68,16 +68,18 @@ static void fill(dense_state *s, rng *r, enum fill f, size_t lane, uint32_t line
             m = rng_below(r, 4) ? 1e-3f * rng_normal(r) : tiny_of(line, 0);
             m = rng_below(r, 2) ? m : -m;
             break;
-        case COLD_NORMAL_M:   /* 2^-126 where the line is there (L2 decay) */
-            m = tiny_of(0x00800000u + (uint32_t)rng_below(r, line - 0x00800000u + (line == 0x00800000u)),
+        case COLD_NORMAL_M: {   /* 2^-126 where the line is there (L2 decay) */
+            uint32_t span = line - 0x00800000u;
+            m = tiny_of(0x00800000u + (uint32_t)rng_below(r, span ? span : 1),
                     (int)rng_below(r, 2));
             break;
+        }
         case STUCK_M: m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2)); break;
         case STUCK_MV:
             m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2));
             v = tiny_of((uint32_t)rng_below(r, 601), 0);
             break;
-        case STUCK_M_COLD_V:   /* v from 2^-149 to 2^-100, and normal */
+        case STUCK_M_COLD_V:   /* v from 2^-149 to 2^-99, and normal */
             m = tiny_of(1 + (uint32_t)rng_below(r, 4), (int)rng_below(r, 2));
             v = rng_below(r, 4) ? ldexpf(rng_uniform(r, 1.0f, 2.0f), -149 + (int)rng_below(r, 50))
                                 : v;
@@ -153,11 +155,12 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
  * there only), each config bitwise against the reference. The same for v's limit
  * (rint(beta2 * k) = k), with v near it in every lane but now and then +0, -0 or
  * negative, and vmax mostly normal (AMSGrad's form keeps it), now and then tiny or
- * negative. The same m beside a v still decaying (V_SPREAD): lanes anywhere from 2^-149 to
- * 2^-100, on either side of 2^-125 (where the form's integer lanes end) and at it, normal,
- * +0, now and then -0, negative, infinite or NaN (which the form declines), with eps 0 once
- * (a zero v' makes 0 / 0 there). And scalars of -0, which the checks let through (>= 0): each flips a zero's
- * sign that the integer forms of the path took for +. And m anywhere in the subnormals
+ * negative. The same m beside a v still decaying (V_SPREAD): lanes anywhere from 2^-149
+ * to 2^-100, on either side of 2^-125 (where the form's integer lanes end) and at it,
+ * normal, +0, now and then -0 or negative (which the form declines), infinite or NaN
+ * (which it takes), with eps 0 once (a zero v' makes 0 / 0 there). And scalars of -0,
+ * which the checks let through (>= 0): each flips a zero's sign that the integer forms
+ * of the path took for +. And m anywhere in the subnormals
  * (beta1 * m decaying, not stuck), a lane in 64 infinite or NaN, once with a p lane in
  * 8 spread over four decades about where the step alpha * m / denom starts to move it;
  * and m anywhere up to 2^-100, across the cold line (normal, but beta1 * m or alpha * m'
