@@ -34,12 +34,10 @@ double lazyadam_bias_correction(float beta, int64_t step)
 
 static uint32_t cold_line(const lazyadam_scalars *s)
 {
-    double b1 = (double)s->beta1, f = 1.0;   /* the smallest nonzero factor, at most 1 */
+    double b1 = (double)s->beta1;   /* below 1 (lazyadam_check_config) */
     if (s->l2 || !(b1 > 0.0))
         return COLD_LINE_MIN;
-    f = b1 < f ? b1 : f;
-    double ab = (double)s->alpha * b1;
-    f = ab > 0.0 && ab < f ? ab : f;
+    double ab = (double)s->alpha * b1, f = ab > 0.0 && ab < b1 ? ab : b1;   /* the smaller */
     /* a margin of 2^-20 over the float roundings (2^-24 each) of the line and m' */
     double line = 0x1p-126 / f * (1.0 + 0x1p-20);
     if (line >= 0x1p-100)

@@ -34,14 +34,12 @@ static inline unsigned avx2_tiny2(__m256 x, __m256 y, int lim)
     return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t,
             _mm256_min_epi32(avx2_wrap(x), avx2_wrap(y)))));
 }
-/* |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31). */
-#define VEC_ABOVE(x, lim) ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32( \
-        _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)), \
-        _mm256_set1_epi32((int)(lim) - 1)))))
-/* x where |x| >= lim (NaNs included), +0 in the other lanes. */
-#define VEC_FROM(x, lim) _mm256_and_ps((x), _mm256_castsi256_ps(_mm256_cmpgt_epi32( \
-        _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)), \
-        _mm256_set1_epi32((int)(lim) - 1))))
+/* All ones in the lanes with |x| >= lim: the magnitude's bits above lim - 1, signed (both
+ * below 2^31). VEC_ABOVE takes its bits, VEC_FROM keeps x there (+0 in the others). */
+#define AVX2_ABOVE(x, lim) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_and_si256( \
+        _mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32((int)(lim) - 1)))
+#define VEC_ABOVE(x, lim) ((unsigned)_mm256_movemask_ps(AVX2_ABOVE((x), (lim))))
+#define VEC_FROM(x, lim) _mm256_and_ps((x), AVX2_ABOVE((x), (lim)))
 #define VEC_SIGNS(x) ((unsigned)_mm256_movemask_ps(x))
 #define VEC_LT(a, b) ((unsigned)_mm256_movemask_ps(_mm256_cmp_ps((a), (b), _CMP_LT_OQ)))
 #define VEC_AND(a, b) _mm256_and_ps((a), (b))

@@ -33,12 +33,12 @@
         _mm512_set1_epi32((lim) - 2)))
 #define VEC_TINY2(x, y, lim) ((unsigned)_mm512_cmple_epu32_mask(_mm512_min_epu32( \
         AVX512_MAG1(x), AVX512_MAG1(y)), _mm512_set1_epi32((lim) - 2)))
-/* |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31). */
-#define VEC_ABOVE(x, lim) ((unsigned)_mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
-        _mm512_set1_epi32((int)(lim) - 1)))
-/* x where |x| >= lim (NaNs included), +0 in the other lanes. */
-#define VEC_FROM(x, lim) _mm512_maskz_mov_ps(_mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
-        _mm512_set1_epi32((int)(lim) - 1)), (x))
+/* The lanes with |x| >= lim: the magnitude's bits above lim - 1, signed (both below 2^31).
+ * VEC_ABOVE takes the mask's bits, VEC_FROM keeps x there (+0 in the others). */
+#define AVX512_ABOVE(x, lim) _mm512_cmpgt_epi32_mask(AVX512_MAG(x), \
+        _mm512_set1_epi32((int)(lim) - 1))
+#define VEC_ABOVE(x, lim) ((unsigned)AVX512_ABOVE((x), (lim)))
+#define VEC_FROM(x, lim) _mm512_maskz_mov_ps(AVX512_ABOVE((x), (lim)), (x))
 #define VEC_SIGNS(x) ((unsigned)_mm512_cmpgt_epi32_mask(_mm512_setzero_si512(), \
         _mm512_castps_si512(x)))
 #define VEC_LT(a, b) ((unsigned)_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ))
