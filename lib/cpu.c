@@ -22,6 +22,16 @@ void lazyadam_cpu_decode(lazyadam_cpu *c, unsigned max_leaf, uint32_t leaf1_ecx,
     c->avx512f = zmm_state && c->avx2 && ((leaf7_ebx >> 16) & 1);
 }
 
+void lazyadam_cpu_identify(lazyadam_cpu *c, const char vendor[12], uint32_t leaf1_eax)
+{
+    c->intel = memcmp(vendor, "GenuineIntel", 12) == 0;
+    c->amd = memcmp(vendor, "AuthenticAMD", 12) == 0;
+    /* The family as both vendors number it: the base field, plus the extended one where
+     * the base field reads 0xF (AMD's Zen 3 and Zen 4 are 0x19 = 25, Zen 5 0x1A = 26). */
+    int base = (int)((leaf1_eax >> 8) & 0xf);
+    c->family = base == 0xf ? base + (int)((leaf1_eax >> 20) & 0xff) : base;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -43,7 +53,7 @@ static void detect(lazyadam_cpu *c)
     char vendor[12];
     __cpuid(0, max_leaf, v[0], v[2], v[1]);
     memcpy(vendor, v, sizeof vendor);
-    c->intel = memcmp(vendor, "GenuineIntel", sizeof vendor) == 0;
+    lazyadam_cpu_identify(c, vendor, a);
     /* xgetbv faults unless OSXSAVE is set. */
     uint64_t xcr0 = ((ecx1 >> 27) & 1) ? read_xcr0() : 0;
     if (max_leaf >= 7)

@@ -97,10 +97,31 @@ static int kinds_apart(const lazyadam_config *cfg, size_t count, const lazyadam_
  * times the 256-bit one's in three rounds and 0.97-0.99 in three more (README, "Machine
  * D"). So where the vendor is Intel the two kernels trade places: the 256-bit one in the
  * cache, where it wins, and the 512-bit one from DRAM, where neither does, so that each
- * still runs and the dense-stream suite still runs the other. Either way the results
- * are bitwise the same. Not in the test-only SIMDe build, whose in-cache
- * kernel must stay the emulated avx512 source it exists to test. */
+ * still runs and the dense-stream suite still runs the other.
+ *
+ * AMD's family 25 (Zen 4, which runs a 512-bit operation as two 256-bit halves) wants the
+ * 512-bit kernel at every size. On machine F (AMD EPYC, family 25, model 17) the avx512
+ * backend's pair against the roofline loop at 2^25 on two threads read 0.95-1.00 with it
+ * and 0.74-0.85 with the AVX2 kernel (three rounds of two, alternating, through
+ * LAZYADAM_STREAM_BYTES), and the roofline loop itself, built for 256 bits, ran at
+ * 0.75-0.82 of its 512-bit build: there 256-bit loads and stores cannot draw what DRAM
+ * gives. In cache too the 512-bit kernel was the faster (3.2 against 3.0 G elements/s at
+ * 2^15 on one thread). There nothing streams unless LAZYADAM_STREAM_BYTES says so, which
+ * the dense-stream suite still does. Family 26 (machines B and E) keeps the rule above;
+ * Zen 3, family 25 too, has no AVX-512 and so no streaming kernel to choose.
+ *
+ * Either way the results are bitwise the same. Not in the test-only SIMDe build, whose
+ * in-cache kernel must stay the emulated avx512 source it exists to test. */
 #define STREAM_MIN_BYTES ((size_t)256 << 20)
+
+lazyadam_stream_rule lazyadam_stream_rule_on(const lazyadam_cpu *cpu)
+{
+    if (cpu->intel)
+        return (lazyadam_stream_rule){ STREAM_MIN_BYTES, 1 };
+    if (cpu->amd && cpu->family == 25)
+        return (lazyadam_stream_rule){ SIZE_MAX, 0 };
+    return (lazyadam_stream_rule){ STREAM_MIN_BYTES, 0 };
+}
 
 static size_t stream_min = STREAM_MIN_BYTES;
 static int stream_swapped;   /* the kernels trade places (Intel) */
@@ -109,7 +130,9 @@ static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
 static void init_stream(void)
 {
 #ifndef LAZYADAM_AVX512_EMULATED
-    stream_swapped = lazyadam_cpu_features()->intel;
+    lazyadam_stream_rule r = lazyadam_stream_rule_on(lazyadam_cpu_features());
+    stream_min = r.min_bytes;
+    stream_swapped = r.swapped;
 #endif
     const char *env = getenv("LAZYADAM_STREAM_BYTES");
     if (env && *env >= '0' && *env <= '9') {

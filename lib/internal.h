@@ -76,6 +76,8 @@ typedef struct lazyadam_cpu {
     int procs;     /* omp_get_num_procs() at detection (a system call each time it is asked) */
     int tsc;       /* an invariant time-stamp counter (rdtsc ticks at a constant rate) */
     int intel;     /* cpuid's vendor is GenuineIntel (lib/dense.c: which dense kernel) */
+    int amd;       /* cpuid's vendor is AuthenticAMD (the same) */
+    int family;    /* cpuid's family, extended field added (the same) */
 } lazyadam_cpu;
 const lazyadam_cpu *lazyadam_cpu_features(void);
 /* The features a CPU reports through cpuid leaf 1 (ECX), XCR0 (0 when OSXSAVE is
@@ -83,6 +85,19 @@ const lazyadam_cpu *lazyadam_cpu_features(void);
  * tests can feed it CPUs this machine is not (verify/test_detect.c). */
 void lazyadam_cpu_decode(lazyadam_cpu *c, unsigned max_leaf, uint32_t leaf1_ecx,
         uint64_t xcr0, uint32_t leaf7_ebx);
+/* Vendor and family from cpuid leaf 0's vendor string and leaf 1's EAX, as a pure
+ * function for the same tests. */
+void lazyadam_cpu_identify(lazyadam_cpu *c, const char vendor[12], uint32_t leaf1_eax);
+
+/* dense.c — where the avx512 backend's dense calls run its streaming kernel on a CPU:
+ * calls of min_bytes of state and gradient or more do, fewer do not (swapped: the other
+ * way round). LAZYADAM_STREAM_BYTES replaces min_bytes. */
+typedef struct lazyadam_stream_rule {
+    size_t min_bytes;
+    int swapped;
+} lazyadam_stream_rule;
+lazyadam_stream_rule lazyadam_stream_rule_on(const lazyadam_cpu *cpu);
+
 /* dispatch.c — why backend b cannot run on a CPU with these features (NULL: it can),
  * and the backend AUTO picks there when LAZYADAM_BACKEND is not set. */
 const char *lazyadam_unavailable_on(lazyadam_backend b, const lazyadam_cpu *cpu);

@@ -51,12 +51,52 @@ static const profile profiles[] = {
         ECX_OSXSAVE | ECX_AVX, XCR0_AVX512, EBX7_AVX512F, 0, 0, LAZYADAM_BACKEND_SCALAR },
 };
 
+/* Where the avx512 backend's dense calls run its streaming kernel (lib/dense.c): the
+ * vendor string and leaf 1's EAX of real processors. */
+typedef struct stream_profile {
+    const char *name;
+    char vendor[13];
+    uint32_t eax1;
+    int family;                   /* what identification must conclude */
+    size_t min_bytes;
+    int swapped;
+} stream_profile;
+
+#define MIB256 ((size_t)256 << 20)
+
+static const stream_profile stream_profiles[] = {
+    { "Intel Sapphire Rapids (family 6, model 0x8F): 256-bit in cache", "GenuineIntel",
+        0x000806f8, 6, MIB256, 1 },
+    { "AMD Zen 4 EPYC 9004 (family 25, model 17): 512-bit everywhere", "AuthenticAMD",
+        0x00a10f11, 25, SIZE_MAX, 0 },
+    { "AMD Zen 5 EPYC 9005 (family 26, model 2): 256-bit from DRAM", "AuthenticAMD",
+        0x00b00f21, 26, MIB256, 0 },
+    { "AMD Zen 3 EPYC 7003 (family 25, model 1), were it to show AVX-512", "AuthenticAMD",
+        0x00a00f11, 25, SIZE_MAX, 0 },
+    { "another vendor (Hygon, family 24): 256-bit from DRAM", "HygonGenuine", 0x00900f01, 24,
+        MIB256, 0 },
+};
+
 int main(void)
 {
     tally t = { 0, 0, 0 };
+    for (size_t i = 0; i < sizeof stream_profiles / sizeof stream_profiles[0]; i++) {
+        const stream_profile *p = &stream_profiles[i];
+        lazyadam_cpu c = { .intel = 1, .amd = 1 };   /* identify must overwrite all three */
+        lazyadam_cpu_identify(&c, p->vendor, p->eax1);
+        lazyadam_stream_rule r = lazyadam_stream_rule_on(&c);
+        tally_case(&t, c.family == p->family && r.min_bytes == p->min_bytes
+                && r.swapped == p->swapped,
+                "%s: family %d, streams from %zu bytes, swapped %d; want %d, %zu, %d",
+                p->name, c.family, r.min_bytes, r.swapped, p->family, p->min_bytes,
+                p->swapped);
+        printf("%-66s -> family %d, stream from %s%s\n", p->name, c.family,
+                r.min_bytes == SIZE_MAX ? "never" : "256 MiB",
+                r.swapped ? " (swapped)" : "");
+    }
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         const profile *p = &profiles[i];
-        lazyadam_cpu c = { 1, 1, 2, 0, 0 };   /* decode must overwrite both ISA flags */
+        lazyadam_cpu c = { .avx2 = 1, .avx512f = 1, .procs = 2 };   /* decode must overwrite both ISA flags */
         lazyadam_cpu_decode(&c, p->max_leaf, p->ecx1, p->xcr0, p->ebx7);
         tally_case(&t, c.avx2 == p->avx2 && c.avx512f == p->avx512f,
                 "%s: detected avx2=%d avx512f=%d, want %d %d", p->name, c.avx2, c.avx512f,
@@ -84,8 +124,11 @@ int main(void)
     const lazyadam_cpu *here = lazyadam_cpu_features();
     lazyadam_config cfg = lazyadam_default_config();
     lazyadam_backend want_here = lazyadam_auto_on(here);
-    printf("this machine: avx2=%d avx512f=%d -> AUTO = %s\n", here->avx2, here->avx512f,
-            lazyadam_backend_name(want_here));
+    printf("this machine: avx2=%d avx512f=%d -> AUTO = %s; %s family %d, streaming from %s%s\n",
+            here->avx2, here->avx512f, lazyadam_backend_name(want_here),
+            here->intel ? "Intel" : here->amd ? "AMD" : "vendor neither Intel nor AMD",
+            here->family, lazyadam_stream_rule_on(here).min_bytes == SIZE_MAX ? "never" : "256 MiB",
+            lazyadam_stream_rule_on(here).swapped ? " (swapped)" : "");
     if (!getenv("LAZYADAM_BACKEND"))
         tally_case(&t, lazyadam_backend_resolve(&cfg) == want_here,
                 "this machine: lazyadam_backend_resolve(AUTO) = %s, want %s",
