@@ -12,6 +12,21 @@ import sys
 
 REPORT = "results/REPORT.md"
 
+# The VMs the project has run on, oldest first (README, "What was measured here"): each
+# with the commit its first full run measured, so that every run after it, up to the next
+# machine's first, is labelled as run there. A CPU's clock alone does not tell them
+# apart (machines B and E both report 2096 MHz). A new machine gets a line here.
+MACHINES = [
+    ("A", "de4a683", "CPU family 26 with AVX-512F, 2596 MHz"),
+    ("B", "5d85c2d", "CPU family 26 with AVX-512F, 2096 MHz"),
+    ("C", "3e756cc", "an AMD EPYC of CPU family 25, model 1 (Zen 3, no AVX-512, so its "
+                     "runs have no avx512 figures), 2445 MHz"),
+    ("D", "9693c7b", "an Intel Xeon with AVX-512F, 2600 MHz"),
+    ("E", "bf90a3a", "an AMD EPYC of CPU family 26, model 2, with AVX-512F, 2096 MHz"),
+    ("F", "c2f2b4f", "an AMD EPYC of CPU family 25, model 17 (Zen 4), with AVX-512F, "
+                     "2596 MHz"),
+]
+
 # (column, pattern on a target row's label, the tables it is in); a pattern's group names
 # the backend, and a column with {} stands for one column a SIMD backend.
 TARGETS = [
@@ -102,8 +117,17 @@ def runs():
     return out
 
 
+def label_machines(rows):
+    """Each run (newest first) gets the machine whose first run it is or follows."""
+    first = {commit: name for name, commit, _ in MACHINES}
+    machine = "—"
+    for run in reversed(rows):
+        machine = first.get(run["run"], machine)
+        run["machine"] = machine
+
+
 def table(rows, columns):
-    head = ["run", "date", "cpu"] + columns
+    head = ["run", "date", "machine", "cpu"] + columns
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r.get(c, "—") for c in head) + " |" for r in rows]
     return "\n".join(lines)
@@ -111,6 +135,8 @@ def table(rows, columns):
 
 def main():
     rows = runs()
+    label_machines(rows)
+    machines = "; ".join(f"{name}, {what}" for name, _, what in MACHINES)
     machine = ["copy GB/s", "new-page load ns", "fork and join µs"]
     doc = f"""# Every full run
 
@@ -119,11 +145,8 @@ Written by `scripts/history.py` (run by `./scripts/run` after each report) from
 ./scripts/run`) since the targets were measured in pairs, newest first, labelled by the
 commit it measured. Each figure is that run's own, copied from its report: a ratio of
 two figures measured in that one run (the median of its interleaved repetitions for the
-paired targets). A target missed is in bold. The runs at 2596 MHz were on the first
-machine ("machine A" in the README), those at 2096 MHz on the second ("machine B"), both
-with AVX-512; those at 2445 MHz on the third ("machine C", a Zen 3 without AVX-512, so
-its runs have no avx512 figures); those at 2600 MHz on the current one ("machine D", an
-Intel Xeon with AVX-512). {len(rows)} runs.
+paired targets). A target missed is in bold. The machine column names the VM as the
+README does, from each machine's first full run on: {machines}. {len(rows)} runs.
 
 ## The machine's state and the dense targets
 

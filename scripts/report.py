@@ -118,7 +118,10 @@ def main():
       f"`{ctx.get('profile', '?')}`, and `scripts/bench_torch.py` in the same run). "
       "Every ratio below compares figures measured in that one run; rerun `./scripts/run` to regenerate.\n")
     w("| | |\n|---|---|")
-    w(f"| CPU | {cpu} ({ctx.get('num_cpus', '?')} cores, {ctx.get('mhz_per_cpu', '?')} MHz) |")
+    family = sh("sed -n 's/^cpu family[ \t]*: *//p' /proc/cpuinfo | head -1")
+    model = sh("sed -n 's/^model[ \t]*: *//p' /proc/cpuinfo | head -1")
+    ident = f"family {family}, model {model}; " if family and model else ""
+    w(f"| CPU | {cpu} ({ident}{ctx.get('num_cpus', '?')} cores, {ctx.get('mhz_per_cpu', '?')} MHz) |")
     w(f"| ISA seen | {flags} |")
     w(f"| measured bandwidth | stream copy at 2^25 floats, 2 threads: {copy['bytes'] / 1e9:.1f} GB/s |" if copy else "| measured bandwidth | — |")
     far = find(rows, "machine", ["load_latency"], per_page=1)
