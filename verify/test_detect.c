@@ -75,6 +75,8 @@ static const stream_profile stream_profiles[] = {
         0x00a00f11, 25, SIZE_MAX, 0 },
     { "another vendor (Hygon, family 24): 256-bit from DRAM", "HygonGenuine", 0x00900f01, 24,
         MIB256, 0 },
+    { "another vendor were it to report family 25: not taken for Zen 4", "HygonGenuine",
+        0x00a00f01, 25, MIB256, 0 },
 };
 
 int main(void)
