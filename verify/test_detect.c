@@ -79,6 +79,12 @@ static const stream_profile stream_profiles[] = {
         0x00a00f01, 25, MIB256, 0 },
 };
 
+/* Where a rule streams from, as the lines below print it. */
+static const char *stream_from(lazyadam_stream_rule r)
+{
+    return r.min_bytes == SIZE_MAX ? "never" : r.swapped ? "256 MiB (swapped)" : "256 MiB";
+}
+
 int main(void)
 {
     tally t = { 0, 0, 0 };
@@ -92,9 +98,7 @@ int main(void)
                 "%s: family %d, streams from %zu bytes, swapped %d; want %d, %zu, %d",
                 p->name, c.family, r.min_bytes, r.swapped, p->family, p->min_bytes,
                 p->swapped);
-        printf("%-66s -> family %d, stream from %s%s\n", p->name, c.family,
-                r.min_bytes == SIZE_MAX ? "never" : "256 MiB",
-                r.swapped ? " (swapped)" : "");
+        printf("%-66s -> family %d, stream from %s\n", p->name, c.family, stream_from(r));
     }
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         const profile *p = &profiles[i];
@@ -126,11 +130,10 @@ int main(void)
     const lazyadam_cpu *here = lazyadam_cpu_features();
     lazyadam_config cfg = lazyadam_default_config();
     lazyadam_backend want_here = lazyadam_auto_on(here);
-    printf("this machine: avx2=%d avx512f=%d -> AUTO = %s; %s family %d, streaming from %s%s\n",
+    printf("this machine: avx2=%d avx512f=%d -> AUTO = %s; %s family %d, streaming from %s\n",
             here->avx2, here->avx512f, lazyadam_backend_name(want_here),
             here->intel ? "Intel" : here->amd ? "AMD" : "vendor neither Intel nor AMD",
-            here->family, lazyadam_stream_rule_on(here).min_bytes == SIZE_MAX ? "never" : "256 MiB",
-            lazyadam_stream_rule_on(here).swapped ? " (swapped)" : "");
+            here->family, stream_from(lazyadam_stream_rule_on(here)));
     if (!getenv("LAZYADAM_BACKEND"))
         tally_case(&t, lazyadam_backend_resolve(&cfg) == want_here,
                 "this machine: lazyadam_backend_resolve(AUTO) = %s, want %s",
