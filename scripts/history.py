@@ -25,6 +25,7 @@ MACHINES = [
     ("E", "bf90a3a", "an AMD EPYC of CPU family 26, model 2, with AVX-512F, 2096 MHz"),
     ("F", "c2f2b4f", "an AMD EPYC of CPU family 25, model 17 (Zen 4), with AVX-512F, "
                      "2596 MHz"),
+    ("G", "f1c4c3c", "an AMD EPYC of CPU family 26, model 2, with AVX-512F, 2096 MHz"),
 ]
 
 # (column, pattern on a target row's label, the tables it is in); a pattern's group names
