@@ -162,20 +162,16 @@ static void run_range(lazyadam_adam_fn adam, const lazyadam_tensor *t, size_t lo
     if (hi <= lo)
         return;
     adam(hi - lo, t->param + lo, t->grad + lo, t->m + lo, t->v + lo,
-            s->amsgrad ? t->vmax + lo : NULL, s);
+            s->amsgrad ? t->vmax + lo : NULL, s, NULL);
 }
 
-/* A run of elements that one kernel call can take: in every buffer it has, laid end to
- * end in memory. Tensors cut from flat buffers (a trainer's flattened parameters,
- * gradients and moments, as ZeRO and apex keep them) make one piece however many there
- * are: the update goes element by element with one set of scalars, so a piece gives
- * bitwise what its tensors give one by one, and it pays the kernel's entry once. */
-typedef struct piece {
-    size_t n;   /* 0: none yet */
-    float *p;
-    const float *g;
-    float *m, *v, *x;   /* x (vmax) only under AMSGrad, else NULL */
-} piece;
+/* A piece: a run of elements that one kernel call can take (lazyadam_span; n 0: none
+ * yet), in every buffer it has laid end to end in memory. Tensors cut from flat buffers
+ * (a trainer's flattened parameters, gradients and moments, as ZeRO and apex keep them)
+ * make one piece however many there are: the update goes element by element with one set
+ * of scalars, so a piece gives bitwise what its tensors give one by one, and it pays the
+ * kernel's entry once. */
+typedef lazyadam_span piece;
 
 /* Whether x starts where the n floats from y end, compared as addresses: the two may
  * be separate objects that happen to meet. */
@@ -197,9 +193,11 @@ static int piece_extend(piece *pc, const lazyadam_tensor *t, size_t a, size_t b,
     return 1;
 }
 
-/* Elements [lo, hi) of the tensors laid end to end, in pieces: run(pc, arg) for each.
- * Always inlined, with run a constant in each caller. */
-typedef void (*piece_run)(const piece *pc, const void *arg);
+/* Elements [lo, hi) of the tensors laid end to end, in pieces: run(pc, next, arg) for
+ * each, next the start of the piece after it (its first tensor's part, which the tensors
+ * after may extend) or NULL for the last. Always inlined, with run a constant in each
+ * caller. */
+typedef void (*piece_run)(const piece *pc, const piece *next, const void *arg);
 
 static inline __attribute__((always_inline)) void for_each_piece(size_t count,
         const lazyadam_tensor *tensors, size_t lo, size_t hi, int ams, piece_run run,
@@ -214,16 +212,17 @@ static inline __attribute__((always_inline)) void for_each_piece(size_t count,
             size_t a = lo > base ? lo - base : 0;
             size_t b = hi - base < n ? hi - base : n;
             if (!piece_extend(&pc, t, a, b, ams)) {
+                const piece start = { b - a, t->param + a, t->grad + a, t->m + a, t->v + a,
+                                      ams ? t->vmax + a : NULL };
                 if (pc.n)
-                    run(&pc, arg);
-                pc = (piece){ b - a, t->param + a, t->grad + a, t->m + a, t->v + a,
-                              ams ? t->vmax + a : NULL };
+                    run(&pc, &start, arg);
+                pc = start;
             }
         }
         base += n;
     }
     if (pc.n)
-        run(&pc, arg);
+        run(&pc, NULL, arg);
 }
 
 /* An array backend (oneDNN) takes each piece whole and threads itself. */
@@ -232,8 +231,9 @@ typedef struct array_call {
     void *ctx;
 } array_call;
 
-static void array_piece(const piece *pc, const void *arg)
+static void array_piece(const piece *pc, const piece *next, const void *arg)
 {
+    (void)next;
     const array_call *c = arg;
     c->ops->run(c->ctx, pc->n, pc->p, pc->g, pc->m, pc->v, pc->x);
 }
@@ -302,16 +302,18 @@ lazyadam_status lazyadam_adam_step(const lazyadam_config *cfg, int64_t step, siz
 }
 
 /* Thread t of T takes the elements [lo, hi) of the tensors laid end to end, so the
- * load is balanced by element count whatever the tensor sizes, in pieces. */
+ * load is balanced by element count whatever the tensor sizes, in pieces. Each kernel
+ * call is told where the next piece starts, so that separate tensors stream through the
+ * kernel as one long run does (README, "Separate tensors"). */
 typedef struct kernel_call {
     lazyadam_adam_fn adam;
     const lazyadam_scalars *s;
 } kernel_call;
 
-static void kernel_piece(const piece *pc, const void *arg)
+static void kernel_piece(const piece *pc, const piece *next, const void *arg)
 {
     const kernel_call *c = arg;
-    c->adam(pc->n, pc->p, pc->g, pc->m, pc->v, pc->x, c->s);
+    c->adam(pc->n, pc->p, pc->g, pc->m, pc->v, pc->x, c->s, next);
 }
 
 static void run_multi_part(lazyadam_adam_fn adam, size_t count,

@@ -357,6 +357,20 @@ void dense_state_free(dense_state *s)
     free(s->rp); free(s->rm); free(s->rv); free(s->rx);
 }
 
+lazyadam_status dense_state_step_quarters(const lazyadam_config *cfg, int64_t step,
+        dense_state *s)
+{
+    const int ams = (cfg->flags & LAZYADAM_AMSGRAD) != 0;
+    const size_t q = s->n / 4;
+    lazyadam_tensor ts[4];
+    for (size_t k = 0; k < 4; k++) {
+        size_t lo = (3 - k) * q, hi = k == 0 ? s->n : (4 - k) * q;
+        ts[k] = (lazyadam_tensor){ hi - lo, s->p.p + lo, s->g.p + lo, s->m.p + lo,
+                                   s->v.p + lo, ams ? s->x.p + lo : NULL };
+    }
+    return lazyadam_adam_step_multi(cfg, step, 4, ts);
+}
+
 int dense_state_check(const dense_state *s, int ams)
 {
     size_t bad = compare_state("param", s->rp, s->p.p, s->n)

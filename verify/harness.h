@@ -113,5 +113,12 @@ void dense_state_sync(dense_state *s);
  * subnormals, tiny and ordinary normals; the reference's copies follow. */
 void dense_state_fill_subnormal(dense_state *s, rng *r);
 int dense_state_check(const dense_state *s, int ams);
+/* adam_step_multi on the state's n elements cut into four tensors of about n / 4, named
+ * last quarter first: four pieces, each but the last run with the next one named to its
+ * kernel (lib/dense.c), so that the vector kernels' hand-over loop (the last lines of a
+ * piece, vec_kernel.h's adam_loop) meets the same values as the rest of the loop. The
+ * result is adam_step's on the whole state, which the reference's copies check. */
+lazyadam_status dense_state_step_quarters(const lazyadam_config *cfg, int64_t step,
+        dense_state *s);
 
 #endif

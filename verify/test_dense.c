@@ -48,13 +48,15 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
 }
 
 /* Subnormal moments (lib/kernels/subnormal.h's path, and the float path where it
- * declines), three steps with one gradient, mostly zero: bitwise against the reference. */
+ * declines), three steps with one gradient, mostly zero: bitwise against the reference.
+ * Through adam_step, and through adam_step_multi on the state in quarters, last first. */
 static void subnormal_cases(tally *t, rng *r, lazyadam_backend be)
 {
     const config_variant *cv;
     size_t nv = config_variants(&cv);
     for (size_t c = 0; c < nv; c++)
-        for (int threads = 1; threads <= 2; threads++) {
+        for (int threads = 1; threads <= 2; threads++)
+        for (int multi = 0; multi < 2; multi++) {
             lazyadam_config cfg = cv[c].cfg;
             cfg.backend = be;
             cfg.num_threads = threads;
@@ -65,13 +67,15 @@ static void subnormal_cases(tally *t, rng *r, lazyadam_backend be)
             dense_state_fill_subnormal(&s, r);
             int ok = 1;
             for (int64_t step = 1000; step < 1003 && ok; step++) {
-                lazyadam_status st = lazyadam_adam_step(&cfg, step, n, s.p.p, s.g.p, s.m.p,
-                        s.v.p, ams ? s.x.p : NULL);
+                lazyadam_status st = multi ? dense_state_step_quarters(&cfg, step, &s)
+                        : lazyadam_adam_step(&cfg, step, n, s.p.p, s.g.p, s.m.p, s.v.p,
+                                ams ? s.x.p : NULL);
                 ref_adam_step(&cfg, step, n, s.rp, s.g.p, s.rm, s.rv, s.rx);
                 ok = st == LAZYADAM_OK && dense_state_check(&s, ams);
             }
-            tally_case(t, ok, "adam_step subnormal moments backend=%s config=%s threads=%d "
-                    "offset=%zu", lazyadam_backend_name(be), cv[c].name, threads, offset);
+            tally_case(t, ok, "%s subnormal moments backend=%s config=%s threads=%d "
+                    "offset=%zu", multi ? "adam_step_multi (quarters, last first)" : "adam_step",
+                    lazyadam_backend_name(be), cv[c].name, threads, offset);
             dense_state_free(&s);
         }
 }

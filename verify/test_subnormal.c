@@ -114,7 +114,8 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
     const config_variant *cv;
     size_t nv = config_variants(&cv);
     for (size_t c = 0; c < nv; c++)
-        for (int f = ZERO_MOMENTS; f <= STUCK_M_GRADIENT; f++) {
+        for (int f = ZERO_MOMENTS; f <= STUCK_M_GRADIENT; f++)
+        for (int multi = 0; multi < 2; multi++) {
             lazyadam_config cfg = cv[c].cfg;
             cfg.backend = be;
             cfg.num_threads = 1;
@@ -126,8 +127,9 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             const uint32_t line = lazyadam_make_scalars(&cfg, 1000).cold_below;
             fill(&s, r, (enum fill)f, lane, line);
             uint64_t before = lazyadam_testing_subnormal_vectors();
-            lazyadam_status st = lazyadam_adam_step(&cfg, 1000, N, s.p.p, s.g.p, s.m.p,
-                    s.v.p, ams ? s.x.p : NULL);
+            lazyadam_status st = multi ? dense_state_step_quarters(&cfg, 1000, &s)
+                    : lazyadam_adam_step(&cfg, 1000, N, s.p.p, s.g.p, s.m.p, s.v.p,
+                            ams ? s.x.p : NULL);
             uint64_t delta = lazyadam_testing_subnormal_vectors() - before;
             ref_adam_step(&cfg, 1000, N, s.rp, s.g.p, s.rm, s.rv, s.rx);
             int taken;
@@ -142,7 +144,8 @@ static void dense_cases(tally *t, rng *r, lazyadam_backend be)
             if (!taken)
                 printf("    %llu vectors took the path\n", (unsigned long long)delta);
             int ok = st == LAZYADAM_OK && taken && dense_state_check(&s, ams);
-            tally_case(t, ok, "adam_step %s backend=%s config=%s offset=%zu lane=%zu",
+            tally_case(t, ok, "%s %s backend=%s config=%s offset=%zu lane=%zu",
+                    multi ? "adam_step_multi (quarters, last first)" : "adam_step",
                     fill_name[f], lazyadam_backend_name(be), cv[c].name, offset, lane);
             dense_state_free(&s);
         }

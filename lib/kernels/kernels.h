@@ -24,10 +24,21 @@ typedef struct lazyadam_scalars {
     uint32_t cold_below;
 } lazyadam_scalars;
 
-/* Dense update of n elements. vmax is read and written only when s->amsgrad. */
+/* A run of n elements laid end to end in every buffer (x, vmax, only under AMSGRAD). */
+typedef struct lazyadam_span {
+    size_t n;
+    float *p;
+    const float *g;
+    float *m, *v, *x;
+} lazyadam_span;
+
+/* Dense update of n elements. vmax is read and written only when s->amsgrad. next: the
+ * run the caller hands the same kernel right after this one (adam_step_multi's next
+ * piece), whose first lines a vector kernel asks for as it finishes its own; read for
+ * its addresses only, never dereferenced for data. NULL where there is none. */
 typedef void (*lazyadam_adam_fn)(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s);
+        const lazyadam_scalars *s, const lazyadam_span *next);
 
 /* Update of one table row of dim elements whose gradient is the sum, in the order
  * given, of the value rows src[0], src[1], ... src[nsrc-1] (each dim floats long,
@@ -97,7 +108,7 @@ typedef struct lazyadam_kernels {
 /* Scalar kernels: the portable baseline every other backend may borrow from. */
 void lazyadam_adam_ukernel__scalar(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s);
+        const lazyadam_scalars *s, const lazyadam_span *next);
 void lazyadam_rows_ukernel__scalar(size_t dim, float *restrict p, float *restrict m,
         float *restrict v, float *restrict vmax, const float *restrict values,
         const size_t *restrict src, size_t nsrc, const lazyadam_scalars *s);
@@ -114,7 +125,7 @@ void lazyadam_replay_ukernel__scalar(size_t n, float *restrict p, float *restric
 /* The AVX2 dense kernel, which the avx512 backend borrows for streaming calls. */
 void lazyadam_adam_ukernel__avx2(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s);
+        const lazyadam_scalars *s, const lazyadam_span *next);
 
 /* Vectors the vector kernels' exact path for subnormal moments (subnormal.h) has
  * finished on this thread, added once a run of them; lazyadam_testing_subnormal_vectors

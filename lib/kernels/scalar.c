@@ -6,8 +6,9 @@
 
 void lazyadam_adam_ukernel__scalar(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s)
+        const lazyadam_scalars *s, const lazyadam_span *next)
 {
+    (void)next;   /* the scalar loop asks for no lines ahead */
     for (size_t i = 0; i < n; i++)
         lazyadam_element(p + i, g[i], m + i, v + i, s->amsgrad ? vmax + i : NULL, s);
 }

@@ -333,25 +333,47 @@ INLINE void prefetch_pair(const float *x, int write)
             __builtin_prefetch(x + k, 0, 3);
 }
 
+/* The lines of one pair of vectors at offset a in each buffer (vmax only under AMSGrad). */
+INLINE void prefetch_lanes(const float *p, const float *g, const float *m, const float *v,
+        const float *vmax, size_t a, int ams)
+{
+    prefetch_pair(p + a, 1);
+    prefetch_pair(g + a, 0);
+    prefetch_pair(m + a, 1);
+    prefetch_pair(v + a, 1);
+    if (ams)
+        prefetch_pair(vmax + a, 1);
+}
+
 /* ahead (a constant in each caller): ask for the lines DENSE_AHEAD floats on, up to
- * the buffers' ends and no further. */
+ * the buffers' ends and no further; then, where the caller names the run it hands over
+ * next (next, non-NULL only with ahead), on into that run's buffers, DENSE_AHEAD floats
+ * on as before, so that the next call's first lines are on their way as this one's last
+ * are updated, as they are in one long run. A run shorter than DENSE_AHEAD asks for
+ * nothing, its own lines or the next run's: the hardware's prefetchers, which follow
+ * tensors a line apart, did better alone there (README, "Separate tensors"). */
 INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
         const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s, int ahead, int maximize, int l2, int adamw, int ams,
-        int plain)
+        const lazyadam_scalars *s, int ahead, const lazyadam_span *next, int maximize,
+        int l2, int adamw, int ams, int plain)
 {
     enum { L = VEC_LANES };
     const int cold = (int)s->cold_below;   /* read once: the stores below may alias s */
     size_t i = 0;
     if (ahead && n > DENSE_AHEAD) {
         for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end;) {
-            size_t a = i + DENSE_AHEAD;
-            prefetch_pair(p + a, 1);
-            prefetch_pair(g + a, 0);
-            prefetch_pair(m + a, 1);
-            prefetch_pair(v + a, 1);
-            if (ams)
-                prefetch_pair(vmax + a, 1);
+            prefetch_lanes(p, g, m, v, vmax, i + DENSE_AHEAD, ams);
+            if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
+                i = subnormal_run(c, i, n, p, g, m, v, vmax);
+                continue;
+            }
+            adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
+            i += 2 * L;
+        }
+        for (; next && i + 2 * L <= n;) {
+            size_t a = i + DENSE_AHEAD;   /* < n by under 2L, or not at all */
+            if (a >= n && a - n + 2 * L <= next->n)
+                prefetch_lanes(next->p, next->g, next->m, next->v, next->x, a - n, ams);
             if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
                 i = subnormal_run(c, i, n, p, g, m, v, vmax);
                 continue;
@@ -383,31 +405,32 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
 }
 
 static void adam_plain(size_t n, float *restrict p, const float *restrict g,
-        float *restrict m, float *restrict v, const lazyadam_scalars *s)
+        float *restrict m, float *restrict v, const lazyadam_scalars *s,
+        const lazyadam_span *next)
 {
     struct sn_stuck_memo memo = SN_STUCK_MEMO;
     const vscalars c = broadcast(s, &memo);
-    adam_loop(&c, n, p, g, m, v, NULL, s, 1, 0, 0, 0, 0, 0);
+    adam_loop(&c, n, p, g, m, v, NULL, s, 1, next, 0, 0, 0, 0, 0);
 }
 
 static void adam_any(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s)
+        const lazyadam_scalars *s, const lazyadam_span *next)
 {
     struct sn_stuck_memo memo = SN_STUCK_MEMO;
     const vscalars c = broadcast(s, &memo);
-    adam_loop(&c, n, p, g, m, v, vmax, s, 1, s->maximize, s->l2, s->adamw, s->amsgrad,
+    adam_loop(&c, n, p, g, m, v, vmax, s, 1, next, s->maximize, s->l2, s->adamw, s->amsgrad,
             s->eps_plain);
 }
 
 void VEC_NAME(adam)(size_t n, float *restrict p, const float *restrict g,
         float *restrict m, float *restrict v, float *restrict vmax,
-        const lazyadam_scalars *s)
+        const lazyadam_scalars *s, const lazyadam_span *next)
 {
     if (lazyadam_plain_config(s))
-        adam_plain(n, p, g, m, v, s);
+        adam_plain(n, p, g, m, v, s, next);
     else
-        adam_any(n, p, g, m, v, vmax, s);
+        adam_any(n, p, g, m, v, vmax, s, next);
 }
 
 /* A row named more than once sums its value rows, in input order, a chunk of SUM_VECS
@@ -526,8 +549,8 @@ INLINE void rows_loop(const vscalars *c, size_t dim, float *restrict p, float *r
         int l2, int adamw, int ams, int plain)
 {
     if (nsrc == 1)   /* the common case: the row's value row is its gradient */
-        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, 0, maximize, l2, adamw,
-                ams, plain);
+        adam_loop(c, dim, p, values + src[0] * dim, m, v, vmax, s, 0, NULL, maximize, l2,
+                adamw, ams, plain);
     else if (dim < SUM_CHUNK)
         rows_summed_tail(c, dim, 0, p, m, v, vmax, values, src, nsrc, s, maximize, l2, adamw,
                 ams, plain);
@@ -598,7 +621,7 @@ INLINE void gap_plain(const void *ctx, size_t n, float *p, float *m, float *v,
     (void)vmax;
     for (size_t o = 0; o < n; o += GAP_BLOCK) {
         size_t k = n - o < GAP_BLOCK ? n - o : GAP_BLOCK;
-        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, NULL, r->s, 0, 0, 0, 0, 0, 0);
+        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, NULL, r->s, 0, NULL, 0, 0, 0, 0, 0);
     }
 }
 
@@ -609,7 +632,7 @@ INLINE void gap_any(const void *ctx, size_t n, float *p, float *m, float *v,
     const lazyadam_scalars *s = r->s;
     for (size_t o = 0; o < n; o += GAP_BLOCK) {
         size_t k = n - o < GAP_BLOCK ? n - o : GAP_BLOCK;
-        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, vmax ? vmax + o : NULL, s, 0,
+        adam_loop(&r->c, k, p + o, gap_zeros, m + o, v + o, vmax ? vmax + o : NULL, s, 0, NULL,
                 s->maximize, s->l2, s->adamw, s->amsgrad, s->eps_plain);
     }
 }
