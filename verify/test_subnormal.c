@@ -13,7 +13,9 @@
  * too. The dense cases also compare with the reference, bitwise, and so do the cases
  * that sit on the edges of the path's cold forms (where m or v stops being stuck, where
  * a decaying m's step starts to move p, scalars of -0). Vector backends only: the
- * scalar and oneDNN backends have no such path. */
+ * scalar and oneDNN backends have no such path. Each dense case runs through adam_step
+ * and through adam_step_multi on the state in quarters, last quarter first
+ * (dense_state_step_quarters), whose kernel calls hand over to the next piece. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
