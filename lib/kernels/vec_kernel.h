@@ -333,6 +333,18 @@ INLINE void prefetch_pair(const float *x, int write)
             __builtin_prefetch(x + k, 0, 3);
 }
 
+/* The pair of vectors at i, or, where a lane of m's is cold, the run of vectors from it
+ * (subnormal_run); returns where the dense loop goes on. */
+INLINE size_t pair_step(const vscalars *c, size_t i, size_t n, float *restrict p,
+        const float *restrict g, float *restrict m, float *restrict v, float *restrict vmax,
+        int cold, int maximize, int l2, int adamw, int ams, int plain)
+{
+    if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0))
+        return subnormal_run(c, i, n, p, g, m, v, vmax);
+    adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
+    return i + 2 * VEC_LANES;
+}
+
 /* The lines of one pair of vectors at offset a in each buffer (vmax only under AMSGrad). */
 INLINE void prefetch_lanes(const float *p, const float *g, const float *m, const float *v,
         const float *vmax, size_t a, int ams)
@@ -363,33 +375,17 @@ INLINE void adam_loop(const vscalars *c, size_t n, float *restrict p,
     if (ahead && n > DENSE_AHEAD) {
         for (size_t end = n - DENSE_AHEAD; i + 2 * L <= end;) {
             prefetch_lanes(p, g, m, v, vmax, i + DENSE_AHEAD, ams);
-            if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
-                i = subnormal_run(c, i, n, p, g, m, v, vmax);
-                continue;
-            }
-            adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
-            i += 2 * L;
+            i = pair_step(c, i, n, p, g, m, v, vmax, cold, maximize, l2, adamw, ams, plain);
         }
         for (; next && i + 2 * L <= n;) {
             size_t a = i + DENSE_AHEAD;   /* < n by under 2L, or not at all */
             if (a >= n && a - n + 2 * L <= next->n)
                 prefetch_lanes(next->p, next->g, next->m, next->v, next->x, a - n, ams);
-            if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
-                i = subnormal_run(c, i, n, p, g, m, v, vmax);
-                continue;
-            }
-            adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
-            i += 2 * L;
+            i = pair_step(c, i, n, p, g, m, v, vmax, cold, maximize, l2, adamw, ams, plain);
         }
     }
-    while (i + 2 * L <= n) {
-        if (__builtin_expect(COLD_PAIR(m, i, cold) != 0, 0)) {
-            i = subnormal_run(c, i, n, p, g, m, v, vmax);
-            continue;
-        }
-        adam_pair(c, i, p, g, m, v, vmax, maximize, l2, adamw, ams, plain);
-        i += 2 * L;
-    }
+    while (i + 2 * L <= n)
+        i = pair_step(c, i, n, p, g, m, v, vmax, cold, maximize, l2, adamw, ams, plain);
     while (i + L <= n) {
         if (__builtin_expect(COLD_LANES(m, i, cold) != 0, 0)) {
             i = subnormal_run(c, i, n, p, g, m, v, vmax);
