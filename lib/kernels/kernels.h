@@ -83,11 +83,16 @@ typedef void (*lazyadam_replay_fn)(size_t n, float *restrict p, float *restrict 
 
 /* A backend that works on whole arrays and threads itself (oneDNN): begin prepares
  * everything that can fail (primitives, scratch) before anything is written; run updates
- * n contiguous elements (vmax only with AMSGRAD) and cannot fail; end releases. */
+ * n contiguous elements (vmax only with AMSGRAD) and cannot fail; end releases. It runs
+ * an array in blocks, each at a cost that hardly depends on its size: fit(n), for n up
+ * to block, is the fewest elements from n on that it runs as one block (lib/dense.c
+ * stages short pieces into blocks that size). */
 typedef struct lazyadam_array_ops {
     lazyadam_status (*begin)(const lazyadam_scalars *s, int threads, void **ctx);
     void (*run)(void *ctx, size_t n, float *p, const float *g, float *m, float *v, float *vmax);
     void (*end)(void *ctx);
+    size_t block;
+    size_t (*fit)(size_t n);
 } lazyadam_array_ops;
 
 /* Chunk backends fill adam, rows, groups and sparse and leave array NULL; an array backend

@@ -31,7 +31,8 @@
 #include "internal.h"
 
 enum { NSHAPES = 3 };
-static const size_t block_sizes[NSHAPES] = { (size_t)1 << 18, (size_t)1 << 14, (size_t)1 << 10 };
+#define BLOCK_MAX ((size_t)1 << 18)
+static const size_t block_sizes[NSHAPES] = { BLOCK_MAX, (size_t)1 << 14, (size_t)1 << 10 };
 
 /* Slots of the per-call scalar array, each seen by oneDNN as a one-element tensor. */
 enum { SC_WD, SC_MINUS1, SC_OMB1, SC_B1, SC_OMB2, SC_B2, SC_ONE, SC_RBC2, SC_EPS, SC_ALPHA,
@@ -340,10 +341,21 @@ static void onednn_end(void *opaque)
     ctx_free(opaque);
 }
 
+/* The smallest block shape that holds n (n <= the largest): one run of the chain. */
+static size_t onednn_fit(size_t n)
+{
+    for (int b = NSHAPES - 1; b > 0; b--)
+        if (n <= block_sizes[b])
+            return block_sizes[b];
+    return block_sizes[0];
+}
+
 static const lazyadam_array_ops onednn_ops = {
     .begin = onednn_begin,
     .run = onednn_run,
     .end = onednn_end,
+    .block = BLOCK_MAX,
+    .fit = onednn_fit,
 };
 
 const lazyadam_kernels lazyadam_kernels__onednn = {
