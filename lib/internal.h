@@ -202,6 +202,7 @@ int lazyadam_exact_last_team(void);
 typedef struct lazyadam_named {
     int threads;
     float *scratch;   /* array backends: the gathered rows */
+    size_t span;      /* ... each kind's length there (lazyadam_array_span) */
     void *ctx;        /* array backends: their call state */
 } lazyadam_named;
 lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam_config *cfg,

@@ -38,12 +38,16 @@ lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam
     nu->threads = threads;
     if (!k->array || g->count == 0)
         return LAZYADAM_OK;
-    /* An array backend sees the named rows gathered into contiguous scratch:
-     * p, g, m, v (and vmax), each count x dim. */
+    /* An array backend sees the named rows gathered into contiguous scratch: p, g, m, v
+     * (and vmax), each count x dim, then zeros up to the backend's next block
+     * (lazyadam_array_span): one run for each block, none for a tail of small ones. */
     size_t n = g->count * dim, arrays = s->amsgrad ? 5 : 4;
-    if (!lazyadam_size_ok(n, arrays, sizeof(float)))
+    if (!lazyadam_size_ok(n, arrays, sizeof(float))
+            || n > SIZE_MAX - k->array->block
+            || !lazyadam_size_ok(lazyadam_array_span(k->array, n), arrays, sizeof(float)))
         return LAZYADAM_E_NOMEM;
-    nu->scratch = lazyadam_alloc(n * arrays * sizeof(float));
+    nu->span = lazyadam_array_span(k->array, n);
+    nu->scratch = lazyadam_alloc(nu->span * arrays * sizeof(float));
     if (!nu->scratch)
         return LAZYADAM_E_NOMEM;
     lazyadam_status st = k->array->begin(s, lazyadam_threads_requested(cfg), &nu->ctx);
@@ -52,6 +56,47 @@ lazyadam_status lazyadam_named_prepare(const lazyadam_kernels *k, const lazyadam
         nu->scratch = NULL;
     }
     return st;
+}
+
+/* The named rows and the array scratch they are gathered into, one row a group. */
+typedef struct named_rows {
+    const lazyadam_groups *g;
+    size_t dim;
+    float *table[4], *gathered[4];   /* param, m, v, vmax: the table's and the scratch's */
+    float *grad;                     /* the scratch's summed gradients */
+    const float *values;
+    int arrays;                      /* 3, or 4 with vmax */
+} named_rows;
+
+/* Groups [lo, hi) into the scratch (their gradients summed), or (back) out of it. */
+static void named_copy(const named_rows *r, size_t lo, size_t hi, int back)
+{
+    const size_t dim = r->dim, bytes = dim * sizeof(float);
+    for (size_t i = lo; i < hi; i++) {
+        size_t at = (size_t)r->g->row[i] * dim;
+        if (!back)
+            sum_group(r->g, i, dim, r->values, r->grad + i * dim);
+        for (int a = 0; a < r->arrays; a++)
+            if (back)
+                memcpy(r->table[a] + at, r->gathered[a] + i * dim, bytes);
+            else
+                memcpy(r->gathered[a] + i * dim, r->table[a] + at, bytes);
+    }
+}
+
+/* named_copy of every group, split between the call's threads. */
+static void named_copy_all(const named_rows *r, int threads, int back)
+{
+    size_t count = r->g->count;
+    if (threads <= 1) {
+        named_copy(r, 0, count, back);
+        return;
+    }
+    #pragma omp parallel num_threads(threads)
+    {
+        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        named_copy(r, count * t / nt, count * (t + 1) / nt, back);
+    }
 }
 
 void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
@@ -75,19 +120,15 @@ void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
         }
         return;
     }
-    size_t n = count * dim;
-    float *sp = nu->scratch, *sg = sp + n, *sm = sg + n, *sv = sm + n, *sx = sv + n;
-    float *table[4] = { param, m, v, vmax }, *gathered[4] = { sp, sm, sv, sx };
-    int arrays = s->amsgrad ? 4 : 3;
-    for (size_t i = 0; i < count; i++) {
-        sum_group(g, i, dim, values, sg + i * dim);
-        for (int a = 0; a < arrays; a++)
-            memcpy(gathered[a] + i * dim, table[a] + (size_t)g->row[i] * dim, dim * sizeof(float));
-    }
-    k->array->run(nu->ctx, n, sp, sg, sm, sv, s->amsgrad ? sx : NULL);
-    for (size_t i = 0; i < count; i++)   /* scatter back */
-        for (int a = 0; a < arrays; a++)
-            memcpy(table[a] + (size_t)g->row[i] * dim, gathered[a] + i * dim, dim * sizeof(float));
+    const size_t n = count * dim, span = nu->span;
+    float *sp = nu->scratch, *sg = sp + span, *sm = sg + span, *sv = sm + span, *sx = sv + span;
+    const named_rows r = { g, dim, { param, m, v, vmax }, { sp, sm, sv, sx }, sg, values,
+                           s->amsgrad ? 4 : 3 };
+    named_copy_all(&r, nu->threads, 0);
+    for (float *a = sp; a < sp + span * (s->amsgrad ? 5 : 4); a += span)
+        memset(a + n, 0, (span - n) * sizeof(float));
+    k->array->run(nu->ctx, span, sp, sg, sm, sv, s->amsgrad ? sx : NULL);
+    named_copy_all(&r, nu->threads, 1);
 }
 
 void lazyadam_named_release(lazyadam_named *nu, const lazyadam_kernels *k)

@@ -95,6 +95,15 @@ typedef struct lazyadam_array_ops {
     size_t (*fit)(size_t n);
 } lazyadam_array_ops;
 
+/* n elements rounded up to what an array backend runs in whole blocks, one run each:
+ * whole blocks, then one of ops->fit for the rest. Scratch of that length, zeros after
+ * the n, costs the fewest runs. */
+static inline size_t lazyadam_array_span(const lazyadam_array_ops *ops, size_t n)
+{
+    size_t rest = n % ops->block;
+    return rest == 0 ? n : n - rest + ops->fit(rest);
+}
+
 /* Chunk backends fill adam, rows, groups and sparse and leave array NULL; an array backend
  * fills array (the entry points then gather and scatter rows around it). Every backend
  * fills replay. */
