@@ -233,8 +233,8 @@ static inline __attribute__((always_inline)) void for_each_piece(size_t count,
  * separate tensors of 1024 elements took 37 ms on two threads, 10,000 of 128 379 ms,
  * against 1.5-1.6 ms for the same cut from flat buffers (README, "oneDNN's stage"). So a
  * multi call stages its pieces shorter than a block: copies them one after another into
- * a block of scratch, runs what it holds as one block (lazyadam_array_span), zeros after
- * the pieces, and copies the results back, the copies on the call's threads. A stage
+ * a block of scratch, runs what it holds as one block (lazyadam_array_run_padded), and
+ * copies the results back, the copies on the call's threads. A stage
  * holds at most STAGE_PIECES pieces (a block of pieces of 64 elements). */
 #define STAGE_PIECES 4096
 
@@ -312,12 +312,9 @@ static void stage_run(array_call *c)
 {
     if (c->nheld == 0)
         return;
-    const size_t n = lazyadam_array_span(c->ops, c->used);
     stage_copy_all(c, 0);
-    for (int a = 0; a < (c->ams ? 5 : 4); a++)
-        memset(stage_of(c, a) + c->used, 0, (n - c->used) * sizeof(float));
-    c->ops->run(c->ctx, n, stage_of(c, 0), stage_of(c, 1), stage_of(c, 2), stage_of(c, 3),
-            c->ams ? stage_of(c, 4) : NULL);
+    lazyadam_array_run_padded(c->ops, c->ctx, c->used, stage_of(c, 0), stage_of(c, 1),
+            stage_of(c, 2), stage_of(c, 3), c->ams ? stage_of(c, 4) : NULL);
     stage_copy_all(c, 1);
     c->nheld = c->used = 0;
 }

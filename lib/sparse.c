@@ -127,14 +127,13 @@ void lazyadam_named_apply(const lazyadam_named *nu, const lazyadam_kernels *k,
         }
         return;
     }
-    const size_t n = count * dim, span = nu->span;
+    const size_t span = nu->span;
     float *sp = nu->scratch, *sg = sp + span, *sm = sg + span, *sv = sm + span, *sx = sv + span;
     const named_rows r = { g, dim, { param, m, v, vmax }, { sp, sm, sv, sx }, sg, values,
                            s->amsgrad ? 4 : 3 };
     named_copy_all(&r, nu->threads, 0);
-    for (float *a = sp; a < sp + span * (s->amsgrad ? 5 : 4); a += span)
-        memset(a + n, 0, (span - n) * sizeof(float));
-    k->array->run(nu->ctx, span, sp, sg, sm, sv, s->amsgrad ? sx : NULL);
+    lazyadam_array_run_padded(k->array, nu->ctx, count * dim, sp, sg, sm, sv,
+            s->amsgrad ? sx : NULL);
     named_copy_all(&r, nu->threads, 1);
 }
 
@@ -223,8 +222,7 @@ static lazyadam_status sparse_adam_array(const lazyadam_kernels *k, const lazyad
     size_t i = 0;   /* the first group that ends past the block's start */
     for (size_t e0 = 0; e0 < total; e0 += block) {
         const size_t e1 = total - e0 > block ? e0 + block : total, len = e1 - e0;
-        const size_t n = len == block ? block : span;
-        memset(grad, 0, n * sizeof(float));
+        memset(grad, 0, len * sizeof(float));
         size_t j = i;
         for (; j < g->count && (size_t)g->row[j] * dim < e1; j++) {
             size_t r = (size_t)g->row[j] * dim, a = r > e0 ? r : e0;
@@ -237,11 +235,9 @@ static lazyadam_status sparse_adam_array(const lazyadam_kernels *k, const lazyad
                     s->amsgrad ? vmax + e0 : NULL);
             continue;
         }
-        for (size_t a = 0; a < kinds; a++) {
+        for (size_t a = 0; a < kinds; a++)
             memcpy(stage + a * span, table[a] + e0, len * sizeof(float));
-            memset(stage + a * span + len, 0, (span - len) * sizeof(float));
-        }
-        ops->run(ctx, span, stage, grad, stage + span, stage + 2 * span,
+        lazyadam_array_run_padded(ops, ctx, len, stage, grad, stage + span, stage + 2 * span,
                 s->amsgrad ? stage + 3 * span : NULL);
         for (size_t a = 0; a < kinds; a++)
             memcpy(table[a] + e0, stage + a * span, len * sizeof(float));

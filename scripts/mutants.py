@@ -165,7 +165,7 @@ MUTANTS = [
      'memcpy(table[a] + e0, stage + a * span, len * sizeof(float));',
      'memcpy(table[a] + e0, stage + a * span, (len - 1) * sizeof(float));', ['sparse']),
     ('densified gradient block not cleared', 'lib/sparse.c',
-     '        memset(grad, 0, n * sizeof(float));\n', '', ['sparse']),
+     '        memset(grad, 0, len * sizeof(float));\n', '', ['sparse']),
     ('a thread\'s rows starting past a named row at its first row', 'lib/sparse.c',
      'if ((size_t)g->row[mid] < r0)', 'if ((size_t)g->row[mid] <= r0)', ['sparse']),
     # lib/alloc.c: scratch kept between calls

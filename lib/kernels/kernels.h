@@ -4,6 +4,7 @@
 #define LAZYADAM_KERNELS_H
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "lazyadam.h"
@@ -102,6 +103,19 @@ static inline size_t lazyadam_array_span(const lazyadam_array_ops *ops, size_t n
 {
     size_t rest = n % ops->block;
     return rest == 0 ? n : n - rest + ops->fit(rest);
+}
+
+/* Runs the first n elements of arrays that each have room for lazyadam_array_span(ops, n)
+ * (vmax NULL without AMSGRAD): zeros after the n, then one run of the span. */
+static inline void lazyadam_array_run_padded(const lazyadam_array_ops *ops, void *ctx,
+        size_t n, float *p, float *g, float *m, float *v, float *vmax)
+{
+    const size_t span = lazyadam_array_span(ops, n);
+    float *const a[5] = { p, g, m, v, vmax };
+    for (int k = 0; k < 5; k++)
+        if (a[k])
+            memset(a[k] + n, 0, (span - n) * sizeof(float));
+    ops->run(ctx, span, p, g, m, v, vmax);
 }
 
 /* Chunk backends fill adam, rows, groups and sparse and leave array NULL; an array backend
