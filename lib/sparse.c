@@ -207,8 +207,10 @@ static lazyadam_status sparse_adam_array(const lazyadam_kernels *k, const lazyad
     const lazyadam_array_ops *ops = k->array;
     const size_t total = rows * dim, block = ops->block, tail = total % block;
     const size_t span = tail ? lazyadam_array_span(ops, tail) : 0, kinds = s->amsgrad ? 4 : 3;
-    /* the gradient of a block, then the staged tail's p, m, v (and vmax), span each */
-    float *grad = lazyadam_alloc((block + kinds * span) * sizeof(float));
+    /* the gradient of a block (of the staged tail alone in a table under a block), then
+     * the staged tail's p, m, v (and vmax), span each */
+    const size_t glen = total < block ? span : block;
+    float *grad = lazyadam_alloc((glen + kinds * span) * sizeof(float));
     if (!grad)
         return LAZYADAM_E_NOMEM;
     void *ctx;
@@ -217,7 +219,7 @@ static lazyadam_status sparse_adam_array(const lazyadam_kernels *k, const lazyad
         lazyadam_free(grad);
         return st;
     }
-    float *stage = grad + block;
+    float *stage = grad + glen;
     float *table[4] = { param, m, v, vmax };
     size_t i = 0;   /* the first group that ends past the block's start */
     for (size_t e0 = 0; e0 < total; e0 += block) {
